@@ -1,0 +1,45 @@
+"""Fixtures every test may use: a real Redis, isolated by a key prefix per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+REDIS_URL = os.environ.get("EHPC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _find_contracts() -> Path:
+    """``shared/contracts`` sits beside the checkout (CI lays it there); EHPC_CONTRACTS_DIR overrides."""
+    if "EHPC_CONTRACTS_DIR" in os.environ:
+        return Path(os.environ["EHPC_CONTRACTS_DIR"])
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "contracts"
+        if candidate.is_dir():
+            return candidate
+    raise RuntimeError("vendor contracts not found: set EHPC_CONTRACTS_DIR to shared/contracts")
+
+
+CONTRACTS = _find_contracts()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """A real Redis connection (DB 15 unless EHPC_TEST_REDIS_URL says otherwise)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards, other tests' are untouched."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    for key in redis_client.scan_iter(match=f"{prefix}:*", count=1000):
+        redis_client.delete(key)
