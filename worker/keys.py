@@ -19,3 +19,41 @@ class Keys:
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
+
+    # worker/state.py: change detection. ``task_key`` is ``<cluster_id>/<task_id>``.
+    def task_state(self, *, task_key: str) -> str:
+        """Hash: what was last seen of one task (status, step, times, sequence, flags)."""
+        return self._key("task", task_key)
+
+    def task_log(self, *, task_key: str) -> str:
+        """List: one task's transitions as JSON, in sequence order (index = sequence - 1)."""
+        return self._key("log", task_key)
+
+    def running_tasks(self, *, cluster_id: str) -> str:
+        """Set: IDs of the cluster's tasks last seen running (looked up by TaskId when they vanish)."""
+        return self._key("running", cluster_id)
+
+    def finished_tasks(self, *, cluster_id: str) -> str:
+        """Sorted set: IDs of the cluster's tasks known final, scored by when (the "already told" memory)."""
+        return self._key("finished", cluster_id)
+
+    def baseline(self, *, cluster_id: str) -> str:
+        """String: present once the cluster's first poll was recorded."""
+        return self._key("baseline", cluster_id)
+
+    def poll_lease(self, *, cluster_id: str) -> str:
+        """String: owner token of the poll running for the cluster."""
+        return self._key("lease", "poll", cluster_id)
+
+    # worker/outbox.py: the transactional outbox and per-destination delivery.
+    def outbox(self) -> str:
+        """Stream: one entry per task whose log grew (field ``task_key``)."""
+        return self._key("outbox")
+
+    def delivery_cursor(self, *, destination: str, task_key: str) -> str:
+        """String: the last sequence of the task delivered to the destination."""
+        return self._key("cursor", destination, task_key)
+
+    def delivery_lease(self, *, destination: str, task_key: str) -> str:
+        """String: owner token of the worker delivering the task to the destination."""
+        return self._key("lease", "delivery", destination, task_key)
