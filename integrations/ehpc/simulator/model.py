@@ -1,0 +1,285 @@
+"""Clusters, their tasks, and the virtual clock that moves the tasks along.
+
+A task is a timeline, not a mutable record: from its start time, step length and outcome, its
+``Status`` / ``CurrentStep`` at any clock reading follow, so advancing the clock needs no bookkeeping.
+A ``Fail`` task stops at its middle step, ``Success`` and ``PartialFail`` run to ``TotalSteps``.
+Bulk-added tasks are *pinned*: their status never changes. Not thread-safe; the service holds a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "FINAL_STATUSES",
+    "OUTCOMES",
+    "Activity",
+    "Clock",
+    "Cluster",
+    "Model",
+    "Operation",
+    "SimTask",
+]
+
+OUTCOMES = ("Success", "Fail", "PartialFail")
+FINAL_STATUSES = frozenset(OUTCOMES)
+_RESULT_TYPES = frozenset({"CreateCluster", "AddComputes"})
+_UID = "1609982529920000"  # the account every simulated task belongs to
+_BID = "26842"
+
+
+class Clock:
+    """Virtual seconds since the simulation began; in realtime mode wall time × ``speed`` is added."""
+
+    def __init__(
+        self, *, realtime: bool = False, speed: float = 1.0, wall: Callable[[], float] = time.monotonic
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._realtime = realtime
+        self._speed = speed
+        self._wall = wall
+        self._origin = wall()
+        self._offset = 0.0
+
+    def now(self) -> float:
+        """The current virtual time."""
+        if not self._realtime:
+            return self._offset
+        return self._offset + (self._wall() - self._origin) * self._speed
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward (never back: tasks would un-finish)."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self._offset += seconds
+
+
+@dataclass(frozen=True)
+class SimTask:
+    """One asynchronous operation on a cluster."""
+
+    task_id: str
+    cluster_id: str
+    task_type: str
+    started_at: float
+    total_steps: int
+    step_seconds: float
+    outcome: str
+    instances: tuple[dict[str, str], ...]
+    failed_ids: frozenset[str]
+    request: dict[str, Any]
+    pinned_status: str | None = None
+
+    @property
+    def _end_step(self) -> int:
+        return max(1, (self.total_steps + 1) // 2) if self.outcome == "Fail" else self.total_steps
+
+    def state(self, now: float) -> tuple[str, int]:
+        """``(Status, CurrentStep)`` at virtual time ``now``."""
+        if self.pinned_status is not None:
+            if self.pinned_status in FINAL_STATUSES:
+                return self.pinned_status, self._end_step
+            return self.pinned_status, self.total_steps // 2
+        step = max(0, int((now - self.started_at) // self.step_seconds))
+        if step >= self._end_step:
+            return self.outcome, self._end_step
+        return "Processing", step
+
+    def to_wire(self, now: float) -> dict[str, Any]:
+        """The task as an element of ``Tasks``; ``Result`` / ``Errors`` / ``Request`` are JSON strings."""
+        status, step = self.state(now)
+        return {
+            "Status": status,
+            "TaskType": self.task_type,
+            "TotalSteps": self.total_steps,
+            "CurrentStep": step,
+            "Result": json.dumps(self._result(status)),
+            "Errors": json.dumps(self._errors(status, step)),
+            "TaskId": self.task_id,
+            "Request": json.dumps(self.request),
+            "ClusterId": self.cluster_id,
+        }
+
+    def _result(self, status: str) -> dict[str, Any]:
+        if self.task_type not in _RESULT_TYPES:
+            return {}
+        kept = [i for i in self.instances if status == "Processing" or i["InstanceId"] not in self.failed_ids]
+        return {"Instances": kept}
+
+    def _errors(self, status: str, step: int) -> list[dict[str, str]]:
+        if status not in {"Fail", "PartialFail"}:
+            return []
+        failed = [i for i in self.instances if i["InstanceId"] in self.failed_ids]
+        return [
+            {
+                "Code": "InstanceOperationFailed",
+                "Message": f"{self.task_type} failed on {i['Hostname']} at step {step}/{self.total_steps}.",
+                "InstanceId": i["InstanceId"],
+            }
+            for i in failed
+        ]
+
+
+@dataclass
+class Cluster:
+    """A cluster and its tasks in start order."""
+
+    cluster_id: str
+    name: str
+    tasks: dict[str, SimTask] = field(default_factory=dict)
+    compute_count: int = 0
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A template for an operation the demo starts by itself."""
+
+    task_type: str
+    outcome: str = "Success"
+    total_steps: int = 5
+    step_seconds: float = 10.0
+    nodes: int = 2
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Start ``operations`` in turn, one every ``every_seconds`` virtual seconds, cycling over clusters."""
+
+    every_seconds: float
+    operations: tuple[Operation, ...]
+
+
+class Model:
+    """All clusters and tasks, ids drawn from a seeded RNG so a scenario replays identically."""
+
+    def __init__(self, *, clock: Clock, seed: int = 0, activity: Activity | None = None) -> None:
+        self.clock = clock
+        self.clusters: dict[str, Cluster] = {}
+        self._rng = random.Random(seed)  # noqa: S311 - determinism, not secrecy
+        self._activity = activity
+        self._activity_turn = 0
+        self._next_activity_at = activity.every_seconds if activity else 0.0
+
+    def add_cluster(self, cluster_id: str, *, name: str | None = None) -> None:
+        """Create an empty cluster; an existing id is an error."""
+        if cluster_id in self.clusters:
+            raise ValueError(f"cluster {cluster_id} exists already")
+        self.clusters[cluster_id] = Cluster(cluster_id=cluster_id, name=name or cluster_id)
+
+    def start_task(
+        self,
+        cluster_id: str,
+        task_type: str,
+        *,
+        total_steps: int = 5,
+        step_seconds: float = 10.0,
+        outcome: str = "Success",
+        nodes: int = 2,
+        started_at: float | None = None,
+        pinned_status: str | None = None,
+    ) -> str:
+        """Start an operation (as AddNodes, StopNodes … would) and return its TaskId."""
+        cluster = self._cluster(cluster_id)
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}")
+        if total_steps < 1 or step_seconds <= 0 or nodes < 0:
+            raise ValueError("total_steps must be >= 1, step_seconds > 0, nodes >= 0")
+        instances = tuple(self._instances(cluster, task_type, nodes))
+        failing = (
+            len(instances)
+            if outcome == "Fail"
+            else (max(1, len(instances) // 2) if outcome == "PartialFail" else 0)
+        )
+        task = SimTask(
+            task_id=self._uuid(),
+            cluster_id=cluster_id,
+            task_type=task_type,
+            started_at=self.clock.now() if started_at is None else started_at,
+            total_steps=total_steps,
+            step_seconds=step_seconds,
+            outcome=outcome,
+            instances=instances,
+            failed_ids=frozenset(i["InstanceId"] for i in instances[len(instances) - failing :]),
+            request={"requestId": self._uuid(), "uid": _UID, "bid": _BID, "clusterId": cluster_id},
+            pinned_status=pinned_status,
+        )
+        cluster.tasks[task.task_id] = task
+        return task.task_id
+
+    def add_tasks(self, cluster_id: str, count: int, *, status: str = "Success") -> list[str]:
+        """Add ``count`` AddComputes tasks pinned at ``status`` (any string), started now."""
+        outcome = status if status in OUTCOMES else "Success"
+        return [
+            self.start_task(cluster_id, "AddComputes", outcome=outcome, nodes=1, pinned_status=status)
+            for _ in range(count)
+        ]
+
+    def matching(self, cluster_id: str, *, archived: bool, task_id: str | None) -> list[SimTask]:
+        """Tasks a ListTasks query selects, newest first (start time, then TaskId)."""
+        self.catch_up()
+        cluster = self._cluster(cluster_id)
+        now = self.clock.now()
+        if task_id is not None:
+            found = cluster.tasks.get(task_id)
+            return [found] if found else []
+        chosen = [t for t in cluster.tasks.values() if archived or t.state(now)[0] == "Processing"]
+        return sorted(chosen, key=lambda t: (t.started_at, t.task_id), reverse=True)
+
+    def all_tasks(self) -> Iterator[SimTask]:
+        """Every task of every cluster."""
+        self.catch_up()
+        for cluster in self.clusters.values():
+            yield from cluster.tasks.values()
+
+    def catch_up(self) -> None:
+        """Start the activity's operations whose time has come (lazily, so no thread is needed)."""
+        activity = self._activity
+        if activity is None or not activity.operations or not self.clusters:
+            return
+        while self._next_activity_at <= self.clock.now():
+            op = activity.operations[self._activity_turn % len(activity.operations)]
+            ids = list(self.clusters)
+            cluster_id = ids[self._activity_turn % len(ids)]
+            self.start_task(
+                cluster_id,
+                op.task_type,
+                total_steps=op.total_steps,
+                step_seconds=op.step_seconds,
+                outcome=op.outcome,
+                nodes=op.nodes,
+                started_at=self._next_activity_at,
+            )
+            self._activity_turn += 1
+            self._next_activity_at += activity.every_seconds
+
+    def _cluster(self, cluster_id: str) -> Cluster:
+        try:
+            return self.clusters[cluster_id]
+        except KeyError:
+            raise KeyError(f"no cluster {cluster_id}") from None
+
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4)).upper()
+
+    def _instances(self, cluster: Cluster, task_type: str, nodes: int) -> Iterator[dict[str, str]]:
+        roles = ["login", "manager"] if task_type == "CreateCluster" else []
+        for index in range(nodes):
+            if index < len(roles):
+                role, hostname = roles[index], f"{roles[index]}0"
+            else:
+                role, hostname = "compute", f"compute{cluster.compute_count}"
+                cluster.compute_count += 1
+            suffix = "".join(self._rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=16))
+            yield {
+                "InstanceId": f"i-bp1{suffix}",
+                "Ip": f"192.168.{self._rng.randint(0, 255)}.{self._rng.randint(2, 254)}",
+                "Hostname": hostname,
+                "role": role,
+            }

@@ -1,0 +1,230 @@
+"""The simulated E-HPC service: model, faults and request log behind one lock, wire-agnostic.
+
+:meth:`Simulator.handle` turns an authenticated request into an :class:`Answer` (status, headers, body,
+or a drop); the HTTP server only reads requests and writes answers. Tests drive the rest through the
+public methods: clusters, operations, clock, faults, and the request log.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.ehpc.simulator.actions import ACTIONS, API_VERSION
+from integrations.ehpc.simulator.auth import Authenticator, IncomingRequest
+from integrations.ehpc.simulator.errors import ApiError, error_body, new_request_id
+from integrations.ehpc.simulator.faults import Fault, FaultKind, FaultPlan
+from integrations.ehpc.simulator.model import Clock, Model
+from integrations.ehpc.simulator.scenario import Scenario
+
+__all__ = ["Answer", "RequestRecord", "Simulator"]
+
+_JSON = "application/json;charset=utf-8"
+_LOG_LIMIT = 10_000
+_HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What to write back; ``body`` None means drop the connection, ``delay`` is wall seconds to wait."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = b""
+    delay: float = 0.0
+    code: str | None = None  # the error code, for the request log
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One API request as the simulator saw it."""
+
+    action: str | None
+    params: dict[str, str]
+    style: str | None  # "v3", "v1", or None when authentication failed
+    status: int | None  # None when the connection was dropped
+    code: str | None  # the error code, None on success
+    fault: str | None  # the fault kind applied, if any
+    request_id: str
+    at: float  # wall time (time.time())
+
+
+class Simulator:
+    """The stand-in E-HPC; thread-safe, shared by the HTTP server's handler threads."""
+
+    def __init__(
+        self, *, scenario: Scenario | None = None, realtime: bool = False, speed: float = 1.0, seed: int = 0
+    ) -> None:
+        self.clock = Clock(realtime=realtime, speed=speed)
+        self._model = Model(clock=self.clock, seed=seed, activity=scenario.activity if scenario else None)
+        self._faults = FaultPlan(seed=seed)
+        self._lock = threading.RLock()
+        self._log: deque[RequestRecord] = deque(maxlen=_LOG_LIMIT)
+        if scenario is not None:
+            scenario.apply(self._model)
+
+    # -- model ---------------------------------------------------------------------------------------
+    def add_cluster(self, cluster_id: str, *, name: str | None = None) -> None:
+        """Create an empty cluster."""
+        with self._lock:
+            self._model.add_cluster(cluster_id, name=name)
+
+    def start_task(
+        self,
+        cluster_id: str,
+        task_type: str,
+        *,
+        total_steps: int = 5,
+        step_seconds: float = 10.0,
+        outcome: str = "Success",
+        nodes: int = 2,
+    ) -> str:
+        """Start an operation now, one step per ``step_seconds`` virtual seconds; returns its TaskId."""
+        with self._lock:
+            return self._model.start_task(
+                cluster_id,
+                task_type,
+                total_steps=total_steps,
+                step_seconds=step_seconds,
+                outcome=outcome,
+                nodes=nodes,
+            )
+
+    def add_tasks(self, cluster_id: str, count: int, *, status: str = "Success") -> list[str]:
+        """Add ``count`` tasks that stay at ``status`` for ever (for paging tests)."""
+        with self._lock:
+            return self._model.add_tasks(cluster_id, count, status=status)
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock forward."""
+        with self._lock:
+            self.clock.advance(seconds)
+
+    @property
+    def cluster_ids(self) -> list[str]:
+        """IDs of the clusters served, in creation order."""
+        with self._lock:
+            return list(self._model.clusters)
+
+    def state(self) -> dict[str, Any]:
+        """Everything, JSON-ready: clock, clusters with their tasks as on the wire, faults, log size."""
+        with self._lock:
+            now = self.clock.now()
+            tasks = list(self._model.all_tasks())
+            return {
+                "now": now,
+                "clusters": [
+                    {
+                        "cluster_id": c.cluster_id,
+                        "name": c.name,
+                        "tasks": [t.to_wire(now) for t in tasks if t.cluster_id == c.cluster_id],
+                    }
+                    for c in self._model.clusters.values()
+                ],
+                "faults": self._faults.describe(),
+                "requests": len(self._log),
+            }
+
+    # -- faults --------------------------------------------------------------------------------------
+    def inject(self, fault: Fault, *, times: int = 1) -> None:
+        """Spoil the next ``times`` API answers with ``fault``."""
+        self._faults.inject(fault, times=times)
+
+    def set_fault_rate(self, fault: Fault, rate: float) -> None:
+        """Spoil a fraction ``rate`` of the API answers with ``fault`` (seeded, so reproducible)."""
+        self._faults.set_rate(fault, rate)
+
+    def clear_faults(self) -> None:
+        """Remove queued faults and rates."""
+        self._faults.clear()
+
+    # -- request log ---------------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The API requests received, oldest first (the last 10,000)."""
+        with self._lock:
+            return list(self._log)
+
+    # -- the wire ------------------------------------------------------------------------------------
+    def handle(self, request: IncomingRequest, *, authenticator: Authenticator, host_id: str) -> Answer:
+        """Authenticate, maybe spoil, and answer one API request; every outcome is logged."""
+        request_id = new_request_id()
+        action: str | None = None
+        params: dict[str, str] = {}
+        style: str | None = None
+        fault: Fault | None = None
+        try:
+            verified = authenticator.verify(request)
+            action, params, style = verified.action, verified.params, verified.style
+            handler = ACTIONS.get(verified.action)
+            if handler is None:
+                raise ApiError("InvalidAction.NotFound")
+            if verified.version != API_VERSION:
+                raise ApiError("InvalidVersion")
+            fault = self._faults.next()
+            answer = self._answer(fault, request_id=request_id, params=params, host_id=host_id)
+        except ApiError as error:
+            answer = self._error_answer(error, fault, request_id=request_id, host_id=host_id)
+        with self._lock:
+            self._log.append(
+                RequestRecord(
+                    action=action,
+                    params=params,
+                    style=style,
+                    status=answer.status if answer.body is not None else None,
+                    code=answer.code,
+                    fault=fault.kind.value if fault else None,
+                    request_id=request_id,
+                    at=time.time(),
+                )
+            )
+        return answer
+
+    def _answer(
+        self, fault: Fault | None, *, request_id: str, params: dict[str, str], host_id: str
+    ) -> Answer:
+        kind = fault.kind if fault else None
+        if fault is not None and kind is FaultKind.ERROR:
+            raise ApiError(fault.code or "UnknownError")
+        if kind is FaultKind.DROP:
+            return Answer(status=0, body=None)
+        if kind is FaultKind.HTML_502:
+            return Answer(status=502, headers={"Content-Type": "text/html"}, body=_HTML_502)
+        with self._lock:
+            body = ACTIONS["ListTasks"](self._model, params, request_id=request_id)
+        if fault is not None:
+            body = _spoil(body, fault)
+        return Answer(
+            status=200,
+            headers={"Content-Type": _JSON},
+            body=json.dumps(body).encode(),
+            delay=fault.seconds if kind is FaultKind.SLOW and fault else 0.0,
+        )
+
+    @staticmethod
+    def _error_answer(error: ApiError, fault: Fault | None, *, request_id: str, host_id: str) -> Answer:
+        headers = {"Content-Type": _JSON}
+        if fault is not None and fault.retry_after_ms is not None:
+            headers["x-acs-retry-after"] = str(fault.retry_after_ms)
+        body = error_body(error, request_id=request_id, host_id=host_id)
+        return Answer(status=error.status, headers=headers, body=json.dumps(body).encode(), code=error.code)
+
+
+def _spoil(body: dict[str, Any], fault: Fault) -> dict[str, Any]:
+    """Apply a body-changing fault to a ListTasks answer."""
+    if fault.kind is FaultKind.BAD_SHAPE:
+        # an older, XML-flavoured shape: the SDK iterates the dict's keys and gives up (body None)
+        return {**body, "Tasks": {"TaskInfo": body["Tasks"]}}
+    tasks = body["Tasks"]
+    if fault.kind is FaultKind.MALFORMED_JSON:
+        tasks = [{**t, "Result": '{"Instances":[{"InstanceId":', "Errors": "[{'Code': oops"} for t in tasks]
+    elif fault.kind is FaultKind.UNKNOWN_STATUS:
+        tasks = [{**t, "Status": fault.status} for t in tasks]
+    return {**body, "Tasks": tasks}
