@@ -57,3 +57,20 @@ class Keys:
     def delivery_lease(self, *, destination: str, task_key: str) -> str:
         """String: owner token of the worker delivering the task to the destination."""
         return self._key("lease", "delivery", destination, task_key)
+
+    # worker/mutes.py and worker/lookup.py: what the Slack app sets and reads.
+    def mute(self, *, cluster_id: str) -> str:
+        """Hash: the cluster's mute (``until``, ``started``, ``reason``, ``user``; times in epoch seconds)."""
+        return self._key("mute", cluster_id)
+
+    def muted_transitions(self, *, cluster_id: str) -> str:
+        """List: transitions (JSON) kept back while the cluster was muted, for the summary."""
+        return self._key("muted", cluster_id)
+
+    def mute_ends(self) -> str:
+        """Sorted set: muted cluster IDs scored by when their mute ends (epoch seconds)."""
+        return self._key("mute-ends")
+
+    def cluster_health(self, *, cluster_id: str) -> str:
+        """Hash: the cluster's last poll (``polled_at`` epoch seconds) and last API error (``error``)."""
+        return self._key("health", cluster_id)
