@@ -74,3 +74,20 @@ class Keys:
     def cluster_health(self, *, cluster_id: str) -> str:
         """Hash: the cluster's last poll (``polled_at`` epoch seconds) and last API error (``error``)."""
         return self._key("health", cluster_id)
+
+    # integrations/slack/notifier.py (RedisMessageRefs) and worker/ratelimit.py: Slack delivery.
+    def slack_message(self, *, destination: str, task_key: str) -> str:
+        """Hash: the task's parent message (channel, ts, sequence), attempts and thread replies."""
+        return self._key("slack", "msg", destination, task_key)
+
+    def slack_budget(self, *, channel: str) -> str:
+        """Hash: the channel's token bucket (``tokens``, ``at`` in Redis TIME seconds)."""
+        return self._key("slack", "budget", channel)
+
+    def slack_digest(self, *, channel: str) -> str:
+        """Hash: finished transitions (JSON) parked for the channel's next digest, by fingerprint."""
+        return self._key("slack", "digest", channel)
+
+    def slack_digest_lock(self, *, channel: str) -> str:
+        """String: owner token of the worker posting the channel's digest."""
+        return self._key("slack", "digest-lock", channel)

@@ -1,0 +1,273 @@
+"""Slack messages as data: pure functions from tasks to Block Kit, tested without HTTP.
+
+Every string that came from the E-HPC API (or from configuration) goes through :func:`escape`, so an error
+message containing ``<!channel>`` shows as text and pings nobody. Slack's limits are held here, not hoped
+for: at most 50 blocks, 3,000 characters per text object (2,000 per section field), 40,000 characters of
+fallback text; long lists are cut and end with "…and N more".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from integrations.base import Transition
+from integrations.ehpc.task import Instance, Task, TaskError, TaskStatus
+
+__all__ = [
+    "MAX_BLOCKS",
+    "MAX_TEXT",
+    "SlackMessage",
+    "escape",
+    "progress_bar",
+    "render_cluster_problem",
+    "render_digest",
+    "render_final_reply",
+    "render_stalled_warning",
+    "render_task_message",
+]
+
+MAX_BLOCKS = 50
+MAX_TEXT = 3000  # one text object
+MAX_FIELD = 2000  # one section field
+MAX_FALLBACK = 40000  # the message's top-level ``text``
+_BAR_WIDTH = 10
+
+Block = dict[str, Any]
+
+_STATUS_EMOJI = {
+    TaskStatus.PROCESSING: ":hourglass_flowing_sand:",
+    TaskStatus.SUCCESS: ":white_check_mark:",
+    TaskStatus.FAIL: ":x:",
+    TaskStatus.PARTIAL_FAIL: ":warning:",
+    TaskStatus.UNKNOWN: ":grey_question:",
+}
+_STATUS_WORDS = {
+    TaskStatus.PROCESSING: "In progress",
+    TaskStatus.SUCCESS: "Succeeded",
+    TaskStatus.FAIL: "Failed",
+    TaskStatus.PARTIAL_FAIL: "Partly failed",
+    TaskStatus.UNKNOWN: "Unknown",
+}
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """What ``chat.postMessage``/``chat.update`` receive: a plain fallback and the Block Kit blocks."""
+
+    text: str
+    blocks: tuple[Block, ...]
+
+    def block_list(self) -> list[Block]:
+        """The blocks as the list slack-sdk serializes."""
+        return list(self.blocks)
+
+
+def escape(text: str) -> str:
+    """Escape Slack's three control characters so foreign text is shown, never interpreted."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def progress_bar(task: Task) -> str:
+    """A text bar such as ``▓▓▓▓░░░░░░ 4/10 (40%)``; without usable steps, just the status words."""
+    fraction = task.progress
+    if fraction is None:
+        return "steps unknown"
+    filled = round(fraction * _BAR_WIDTH)
+    bar = "▓" * filled + "░" * (_BAR_WIDTH - filled)
+    return f"{bar} {task.current_step}/{task.total_steps} ({round(fraction * 100)}%)"
+
+
+def render_task_message(
+    *, task: Task, cluster_name: str, first_seen: datetime, now: datetime
+) -> SlackMessage:
+    """The parent message of a task, edited in place as it progresses and when it ends."""
+    title = f"{_STATUS_EMOJI[task.status]} *{escape(task.label)}* on *{escape(cluster_name)}*"
+    status = _status_words(task)
+    elapsed = _duration(now - first_seen)
+    fields = [
+        _mrkdwn(f"*Status*\n{status}"),
+        _mrkdwn(f"*Progress*\n{progress_bar(task)}"),
+        _mrkdwn(f"*Elapsed*\n{elapsed}"),
+        _mrkdwn(f"*Task ID*\n`{_clip(escape(task.task_id), MAX_FIELD - 20)}`"),
+    ]
+    blocks: list[Block] = [
+        {"type": "section", "text": _mrkdwn(_clip(title, MAX_TEXT)), "fields": fields},
+        _context(f"Cluster `{escape(task.cluster_id)}` · updated {now:%Y-%m-%d %H:%M:%S} UTC"),
+    ]
+    text = (
+        f"{task.label} on {cluster_name}: {status} · {progress_bar(task)} · {elapsed} · task {task.task_id}"
+    )
+    return SlackMessage(text=_clip(escape(text), MAX_FALLBACK), blocks=tuple(blocks))
+
+
+def render_final_reply(*, task: Task, cluster_name: str) -> SlackMessage:
+    """The thread reply when a task ends: nodes added, errors, and for PartialFail which nodes failed."""
+    headline = (
+        f"{_STATUS_EMOJI[task.status]} *{escape(task.label)}* on *{escape(cluster_name)}* "
+        f"finished: {_status_words(task)}"
+    )
+    blocks: list[Block] = [_section(headline)]
+    sections = [
+        ("Nodes added", [_instance_line(node) for node in task.instances]),
+        ("Errors", [_error_line(error) for error in task.errors]),
+    ]
+    if task.status is TaskStatus.PARTIAL_FAIL:
+        failed = sorted({error.instance_id for error in task.errors if error.instance_id})
+        sections.append(("Failed nodes", [f"• `{escape(node)}`" for node in failed]))
+    for title, lines in sections:
+        if lines:
+            blocks.append(_section(_bounded_lines(f"*{title}* ({len(lines)})", lines, MAX_TEXT)))
+    if len(blocks) == 1:
+        blocks.append(_section("No node or error details were reported."))
+    text = "\n".join(block["text"]["text"] for block in blocks)
+    return SlackMessage(text=_clip(text, MAX_FALLBACK), blocks=tuple(blocks))
+
+
+def render_stalled_warning(
+    *, task: Task, cluster_name: str, first_seen: datetime, now: datetime
+) -> SlackMessage:
+    """The one thread warning for a task stuck on a step far longer than usual."""
+    step = (
+        f"step {task.current_step}/{task.total_steps}"
+        if task.current_step is not None
+        else "its current step"
+    )
+    line = (
+        f":rotating_light: *{escape(task.label)}* on *{escape(cluster_name)}* looks stalled: "
+        f"still on {step} after {_duration(now - first_seen)}."
+    )
+    return SlackMessage(text=line, blocks=(_section(line),))
+
+
+def render_digest(*, transitions: Sequence[Transition], now: datetime) -> SlackMessage:
+    """One message summarizing many finished tasks, sent instead of a flood when a channel is over budget.
+
+    Each task gets one line; lines fill sections of at most 3,000 characters, and past 50 blocks the last
+    one ends with "…and N more" (the counts in the header always cover every task).
+    """
+    counts = Counter(transition.task.status for transition in transitions)
+    summary = ", ".join(
+        f"{_STATUS_EMOJI[status]} {counts[status]} {_STATUS_WORDS[status].lower()}" for status in counts
+    )
+    header = f"*{len(transitions)} E-HPC tasks finished* ({summary})"
+    lines = [_digest_line(transition, now=now) for transition in transitions]
+    blocks: list[Block] = [_section(header)]
+    chunks = _chunk_lines(lines, MAX_TEXT)
+    room = MAX_BLOCKS - 2  # the header and the context block
+    if len(chunks) > room:
+        overflow = [line for chunk in chunks[room - 1 :] for line in chunk]
+        chunks = [*chunks[: room - 1], [_bounded_lines("", overflow, MAX_TEXT)]]
+    blocks.extend(_section("\n".join(chunk)) for chunk in chunks)
+    blocks.append(
+        _context(f"Digest sent {now:%Y-%m-%d %H:%M:%S} UTC because this channel was over its message budget")
+    )
+    fallback = (
+        f"{len(transitions)} E-HPC tasks finished ({', '.join(f'{counts[s]} {s.value}' for s in counts)})"
+    )
+    return SlackMessage(text=fallback, blocks=tuple(blocks))
+
+
+def render_cluster_problem(*, cluster_name: str, code: str, message: str) -> SlackMessage:
+    """A permanent API error for a cluster (bad credentials, cluster not found …), posted once per change."""
+    line = (
+        f":no_entry: *E-HPC cannot be polled for {escape(cluster_name)}*: `{escape(code)}`\n"
+        f"{escape(message)}\nNotifications for this cluster are paused until this changes."
+    )
+    text = _clip(line, MAX_TEXT)
+    return SlackMessage(text=text, blocks=(_section(text),))
+
+
+def _status_words(task: Task) -> str:
+    if task.status is TaskStatus.UNKNOWN and task.raw_status:
+        return f"{_STATUS_EMOJI[task.status]} {escape(task.raw_status)}"
+    return f"{_STATUS_EMOJI[task.status]} {_STATUS_WORDS[task.status]}"
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = max(int(delta.total_seconds()), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"
+
+
+def _instance_line(node: Instance) -> str:
+    name = node.hostname or node.instance_id or "unnamed node"
+    details = [value for value in (node.instance_id if node.hostname else None, node.ip, node.role) if value]
+    suffix = f" ({', '.join(details)})" if details else ""
+    return f"• `{escape(name)}`{escape(suffix)}"
+
+
+def _error_line(error: TaskError) -> str:
+    code = f"`{escape(error.code)}` " if error.code else ""
+    node = f"[{escape(error.instance_id)}] " if error.instance_id else ""
+    message = error.message if error.message is not None else str(error.raw)
+    return _clip(f"• {node}{code}{escape(message)}", 500)
+
+
+def _digest_line(transition: Transition, *, now: datetime) -> str:
+    task = transition.task
+    return (
+        f"{_STATUS_EMOJI[task.status]} {escape(task.label)} on {escape(transition.cluster_name)} "
+        f"· `{escape(_clip(task.task_id, 80))}` · {_duration(now - transition.first_seen)}"
+    )
+
+
+def _mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(_clip(text, MAX_TEXT))}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [_mrkdwn(_clip(text, MAX_TEXT))]}
+
+
+def _clip(text: str, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters, marking the cut; never returns an empty string."""
+    if not text:
+        return " "
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _more(count: int) -> str:
+    return f"…and {count} more"
+
+
+def _bounded_lines(title: str, lines: Sequence[str], limit: int) -> str:
+    """``title`` then as many ``lines`` as fit in ``limit`` characters, ending with "…and N more"."""
+    kept: list[str] = [title] if title else []
+    used = len(title)
+    for index, line in enumerate(lines):
+        tail = len(_more(len(lines) - index - 1)) + 1 if index < len(lines) - 1 else 0
+        if used + 1 + len(line) + tail > limit:
+            kept.append(_more(len(lines) - index))
+            break
+        kept.append(line)
+        used += 1 + len(line)
+    return "\n".join(kept)
+
+
+def _chunk_lines(lines: Iterable[str], limit: int) -> list[list[str]]:
+    """Group lines into chunks whose joined length stays within ``limit``."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    used = 0
+    for line in lines:
+        if current and used + 1 + len(line) > limit:
+            chunks.append(current)
+            current, used = [], 0
+        current.append(line)
+        used += len(line) + (1 if used else 0)
+    if current:
+        chunks.append(current)
+    return chunks
