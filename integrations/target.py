@@ -1,0 +1,123 @@
+"""What a destination is configured with, and what the worker hands every notifier it builds.
+
+A target is one named destination of the ``targets:`` list in the ``EHPC_CONFIG`` file. Each vendor
+declares a :class:`TargetConfig` subclass (``<Vendor>Target``) with its own settings; secrets are only
+ever named by environment variable (:data:`EnvSecret`), resolved when the file is loaded, so a missing
+variable is a load error and the value never sits in a file or a log.
+
+The worker passes shared things through :class:`NotifierContext`, typed by the small protocols below,
+so ``integrations/`` never imports ``worker/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Protocol
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationInfo
+
+__all__ = [
+    "EnvSecret",
+    "NotifierContext",
+    "SecretFromEnv",
+    "SlackTarget",
+    "StateStore",
+    "TargetConfig",
+    "ThreadLinks",
+]
+
+
+class SecretFromEnv(BaseModel):
+    """A secret named by environment variable in the file, with its value read at load."""
+
+    model_config = ConfigDict(frozen=True)
+
+    variable: str
+    value: SecretStr
+
+    def get(self) -> str:
+        """The secret itself, for the one call that sends it."""
+        return self.value.get_secret_value()
+
+    def __str__(self) -> str:
+        return f"${self.variable}"
+
+
+def _resolve_env(value: object, info: ValidationInfo) -> object:
+    """Read the variable named by ``value`` (or ``<NAME>_FILE``); the context may supply ``environ``."""
+    if isinstance(value, SecretFromEnv):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected the name of an environment variable holding the secret")
+    name = value.strip()
+    context = info.context if isinstance(info.context, Mapping) else {}
+    environ: Mapping[str, str] = context.get("environ", os.environ)
+    secret = environ.get(name)
+    if not secret and environ.get(f"{name}_FILE"):
+        secret = Path(environ[f"{name}_FILE"]).read_text(encoding="utf-8").strip()
+    if not secret:
+        raise ValueError(f"environment variable {name} is not set (or empty)")
+    return SecretFromEnv(variable=name, value=SecretStr(secret))
+
+
+EnvSecret = Annotated[SecretFromEnv, BeforeValidator(_resolve_env)]
+"""A config field ``<secret>_env: NAME``: validated from the variable's name into its value."""
+
+
+class TargetConfig(BaseModel):
+    """Settings every target has; vendors subclass it and set ``type`` to their registry name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    type: str
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every secret this target holds, for scrubbing vendor answers and the log filter."""
+        return tuple(value.get() for value in self.__dict__.values() if isinstance(value, SecretFromEnv))
+
+
+class SlackTarget(TargetConfig):
+    """The built-in Slack destination; ``channel`` defaults to the cluster's, then ``SLACK_CHANNEL``."""
+
+    type: str = "slack"
+    channel: str | None = None
+
+
+class StateStore(Protocol):
+    """Small durable strings a notifier keeps per target (a Jira issue key per task, …).
+
+    The worker implements it on Redis with keys from ``worker.keys``, scoped to one target.
+    """
+
+    def get(self, name: str) -> str | None:
+        """The value stored under ``name``, or None."""
+
+    def set(self, name: str, value: str, *, ttl_seconds: int | None = None) -> None:
+        """Store ``value`` under ``name``, optionally expiring."""
+
+    def set_if_absent(self, name: str, value: str, *, ttl_seconds: int | None = None) -> bool:
+        """Store ``value`` only if ``name`` is free; True when this call stored it."""
+
+
+class ThreadLinks(Protocol):
+    """Where people discuss a task: the Slack thread of its message, when one was posted."""
+
+    def permalink(self, *, task_key: str) -> str | None:
+        """A URL to the Slack thread of ``task_key``, or None when unknown."""
+
+
+@dataclass(frozen=True)
+class NotifierContext:
+    """Shared things the worker gives every notifier; all optional so tests pass only what they need.
+
+    ``state_for(target_name)`` returns a :class:`StateStore` scoped to that target. What only one
+    integration needs (Slack's client and message references) is added here as a typed field when it
+    lands, not smuggled through a dict.
+    """
+
+    state_for: Callable[[str], StateStore] | None = None
+    thread_links: ThreadLinks | None = None
