@@ -90,7 +90,7 @@ class Lookup:
         )
 
     def _records(self, pairs: Sequence[tuple[str, str]]) -> list[TaskRecord]:
-        """Hash and last log entry of each ``(cluster_id, task_id)``, one round trip; unknown ones left out."""
+        """Hash and last log entry of each ``(cluster_id, task_id)``, one round trip; unknown ones omitted."""
         pipe = self._client.pipeline(transaction=False)
         for cluster_id, task_id in pairs:
             task_key = task_key_of(cluster_id=cluster_id, task_id=task_id)
