@@ -210,7 +210,7 @@ def _parse_json(name: str, value: object, problems: list[str]) -> object:
         return value  # already decoded by someone upstream: take it as is
     try:
         return json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         problems.append(f"{name} is not valid JSON: {value[:200]!r}")
         return None
 
@@ -219,12 +219,17 @@ def _parse_instances(value: object, problems: list[str]) -> tuple[Instance, ...]
     decoded = _parse_json("Result", value, problems)
     if decoded is None:
         return ()
-    items = decoded.get("Instances") if isinstance(decoded, dict) else None
+    if not isinstance(decoded, dict):
+        problems.append("Result is not a JSON object")
+        return ()
+    items = decoded.get("Instances")
     if items is None:
         return ()
     if not isinstance(items, list):
         problems.append("Result.Instances is not a list")
         return ()
+    if not all(isinstance(item, dict) for item in items):
+        problems.append("Result.Instances holds entries that are not objects; they were skipped")
     return tuple(_instance(item) for item in items if isinstance(item, dict))
 
 
@@ -272,4 +277,5 @@ def _parse_request(value: object, problems: list[str]) -> dict[str, Any]:
     if not isinstance(decoded, dict):
         problems.append("Request is not a JSON object")
         return {}
-    return decoded
+    # JSON keys are text already; a dict handed over undecoded may not be.
+    return {key if isinstance(key, str) else str(key): item for key, item in decoded.items()}
