@@ -75,7 +75,12 @@ class SimulatorServer:
         if self._httpd is not None:
             raise RuntimeError("already started")
         self._httpd = _HTTPServer(self._address, self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="ehpc-simulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # so that stop() returns at once
+            name="ehpc-simulator",
+            daemon=True,
+        )
         self._thread.start()
 
     def stop(self) -> None:
