@@ -1,0 +1,105 @@
+"""Jira Cloud (REST v3): one issue per failed task, a comment and a transition when the kind recovers.
+
+On a task finishing in Fail/PartialFail: search ``labels = "ehpc-fp-<fingerprint>"`` and create the issue
+only when none exists, so retries and restarts never open a second one. On a task finishing in Success:
+find the open issues of the same task type on the same cluster (labels, ``statusCategory != Done``),
+comment on each, transition it when ``resolve_transition`` is set, and label it ``ehpc-recovered``. Other
+transitions are not Jira's business and are ignored. Auth: basic, account email + API token.
+https://developer.atlassian.com/cloud/jira/platform/rest/v3/
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import requests
+from pydantic import Field
+
+from integrations.base import PermanentDeliveryError, Transition
+from integrations.jira.render import (
+    RECOVERED_LABEL,
+    fingerprint_jql,
+    issue_fields,
+    open_failures_jql,
+    recovery_comment,
+)
+from integrations.target import EnvSecret, NotifierContext, TargetConfig
+from integrations.ticket import BasicAuthApi, TicketNotifier
+
+__all__ = ["JiraNotifier", "JiraTarget"]
+
+log = logging.getLogger(__name__)
+
+_SEARCH_LIMIT = 50
+
+
+class JiraTarget(TargetConfig):
+    """A Jira Cloud site and project; ``resolve_transition`` is a transition id or name, or None."""
+
+    type: Literal["jira"] = "jira"
+    url: str = Field(pattern=r"^https?://[^/\s]+(/[^\s]*)?$", description="https://<site>.atlassian.net")
+    email: str = Field(min_length=3)
+    api_token_env: EnvSecret
+    project_key: str = Field(min_length=1)
+    issue_type: str = "Task"
+    labels: tuple[str, ...] = ()
+    resolve_transition: str | None = None
+
+
+class JiraNotifier(TicketNotifier):
+    """Opens and recovers Jira issues for failed E-HPC tasks."""
+
+    def __init__(self, target: JiraTarget, *, session: requests.Session, context: NotifierContext) -> None:
+        self._target = target
+        self._api = BasicAuthApi(
+            session=session,
+            base_url=target.url,
+            username=target.email,
+            password=target.api_token_env.get(),
+            destination=target.name,
+        )
+
+    def _open(self, transition: Transition) -> None:
+        existing = self._search(fingerprint_jql(transition))
+        if existing:
+            log.info("%s: issue %s already open for %s", self._target.name, existing[0], transition.task_key)
+            return
+        body = issue_fields(
+            transition,
+            project_key=self._target.project_key,
+            issue_type=self._target.issue_type,
+            extra_labels=self._target.labels,
+        )
+        created = self._api.call_json("POST", "/rest/api/3/issue", json=body)
+        log.info("%s: opened %s for %s", self._target.name, created.get("key"), transition.task_key)
+
+    def _recover(self, transition: Transition) -> None:
+        for key in self._search(open_failures_jql(transition)):
+            self._api.call("POST", f"/rest/api/3/issue/{key}/comment", json=recovery_comment(transition))
+            if self._target.resolve_transition:
+                transition_id = self._transition_id(key, self._target.resolve_transition)
+                body = {"transition": {"id": transition_id}}
+                self._api.call("POST", f"/rest/api/3/issue/{key}/transitions", json=body)
+            labels = {"update": {"labels": [{"add": RECOVERED_LABEL}]}}
+            self._api.call("PUT", f"/rest/api/3/issue/{key}", json=labels)
+            log.info("%s: %s recovered by %s", self._target.name, key, transition.task_key)
+
+    def _search(self, jql: str) -> list[str]:
+        """Keys of the issues ``jql`` finds (first page: one task never has that many issues)."""
+        body = {"jql": jql, "fields": ["labels"], "maxResults": _SEARCH_LIMIT}
+        issues = self._api.call_json("POST", "/rest/api/3/search/jql", json=body).get("issues")
+        return [str(issue["key"]) for issue in issues or () if isinstance(issue, dict) and issue.get("key")]
+
+    def _transition_id(self, key: str, wanted: str) -> str:
+        """``wanted`` as a transition id: itself when numeric, else looked up by name on the issue."""
+        if wanted.isdigit():
+            return wanted
+        answer = self._api.call_json("GET", f"/rest/api/3/issue/{key}/transitions")
+        for option in answer.get("transitions") or ():
+            if isinstance(option, dict) and str(option.get("name", "")).casefold() == wanted.casefold():
+                return str(option["id"])
+        raise PermanentDeliveryError(
+            f"{self._target.name}: issue {key} has no transition named {wanted!r}",
+            destination=self._target.name,
+        )
