@@ -1,0 +1,217 @@
+"""EhpcClient against the simulator over real HTTP: paging, Archived, TaskId, shifting lists, endpoints."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrations.ehpc.client import EhpcClient
+from integrations.ehpc.simulator import Fault, SimulatorServer
+from integrations.ehpc.task import TaskStatus, TaskType
+
+
+def list_params(server: SimulatorServer) -> list[dict[str, str]]:
+    """The query parameters of every ListTasks request the simulator answered, minus signing noise."""
+    keep = ("ClusterId", "PageNumber", "PageSize", "Archived", "TaskId")
+    return [{k: r.params[k] for k in keep if k in r.params} for r in server.simulator.requests]
+
+
+@pytest.mark.parametrize(("count", "calls"), [(0, 1), (1, 1), (50, 1), (51, 2), (2000, 40)])
+def test_list_running_returns_every_task_once(
+    simulator: SimulatorServer, cluster: str, client: EhpcClient, count: int, calls: int
+) -> None:
+    running = simulator.simulator.add_tasks(cluster, count, status="Processing")
+    simulator.simulator.add_tasks(cluster, 3, status="Success")  # finished: not listed
+
+    tasks = client.list_running(cluster)
+
+    assert sorted(t.task_id for t in tasks) == sorted(running)
+    assert all(t.status is TaskStatus.PROCESSING and t.cluster_id == cluster for t in tasks)
+    assert client.api_calls == calls
+    assert len(simulator.simulator.requests) == calls
+
+
+def test_running_pages_are_fifty_each(simulator: SimulatorServer, cluster: str, client: EhpcClient) -> None:
+    simulator.simulator.add_tasks(cluster, 101, status="Processing")
+
+    sizes = [len(page) for page in client.iter_running_pages(cluster)]
+
+    assert sizes == [50, 50, 1]
+    assert list_params(simulator) == [
+        {"ClusterId": cluster, "PageNumber": str(n), "PageSize": "50", "Archived": "False"} for n in (1, 2, 3)
+    ]
+
+
+def test_list_archived_includes_finished_tasks_newest_first(
+    simulator: SimulatorServer, cluster: str, client: EhpcClient
+) -> None:
+    old = simulator.simulator.start_task(cluster, "StopComputes", total_steps=1, step_seconds=1)
+    simulator.simulator.advance(5)  # `old` has finished
+    new = simulator.simulator.start_task(cluster, "AddComputes", total_steps=4, step_seconds=10)
+
+    tasks = client.list_archived(cluster)
+
+    assert [(t.task_id, t.status) for t in tasks] == [(new, TaskStatus.PROCESSING), (old, TaskStatus.SUCCESS)]
+    assert list_params(simulator) == [
+        {"ClusterId": cluster, "PageNumber": "1", "PageSize": "50", "Archived": "True"}
+    ]
+
+
+def test_list_archived_is_bounded(simulator: SimulatorServer, cluster: str, client: EhpcClient) -> None:
+    simulator.simulator.add_tasks(cluster, 120, status="Success")
+
+    tasks = client.list_archived(cluster, max_pages=2)
+
+    assert len({t.task_id for t in tasks}) == len(tasks) == 100
+    assert client.api_calls == 2
+
+
+def test_list_archived_refuses_an_unbounded_request(client: EhpcClient) -> None:
+    with pytest.raises(ValueError, match="max_pages"):
+        client.list_archived("ehpc-hz-any", max_pages=0)
+
+
+def test_list_running_leaves_finished_tasks_out(
+    simulator: SimulatorServer, cluster: str, client: EhpcClient
+) -> None:
+    simulator.simulator.start_task(cluster, "StartComputes", total_steps=1, step_seconds=1)
+    simulator.simulator.advance(5)
+
+    assert client.list_running(cluster) == []
+
+
+def test_get_task_finds_a_finished_task_without_archived(
+    simulator: SimulatorServer, cluster: str, client: EhpcClient
+) -> None:
+    task_id = simulator.simulator.start_task(
+        cluster, "AddComputes", total_steps=2, step_seconds=1, outcome="Fail"
+    )
+    simulator.simulator.start_task(cluster, "StopComputes")
+    simulator.simulator.advance(10)
+
+    task = client.get_task(cluster, task_id)
+
+    assert task is not None
+    assert (task.task_id, task.task_type, task.status) == (task_id, TaskType.ADD_COMPUTES, TaskStatus.FAIL)
+    assert task.errors  # the failed nodes, parsed from the Errors JSON string
+    assert list_params(simulator) == [{"ClusterId": cluster, "TaskId": task_id}]  # Archived absent
+
+
+def test_get_task_unknown_id_is_none(simulator: SimulatorServer, cluster: str, client: EhpcClient) -> None:
+    simulator.simulator.add_tasks(cluster, 2, status="Processing")
+
+    assert client.get_task(cluster, "B745C159-3155-4B94-95D0-4B73D4D20000") is None
+
+
+def test_finished_tasks_between_pages_are_not_lost(
+    simulator: SimulatorServer, cluster: str, client: EhpcClient
+) -> None:
+    # 100 long-running tasks, then 10 newer ones at the head of the list that finish after page 1 is read:
+    # the 100 move up ten places, so ten of them slide from page 2 into page 1, already read.
+    staying = simulator.simulator.add_tasks(cluster, 100, status="Processing")
+    simulator.simulator.advance(1)
+    leaving = [
+        simulator.simulator.start_task(cluster, "StopComputes", total_steps=1, step_seconds=5)
+        for _ in range(10)
+    ]
+    pages = client.iter_running_pages(cluster)
+
+    first = next(pages)
+    simulator.simulator.advance(10)  # the ten finish: TotalCount 110 -> 100
+    rest = [task for page in pages for task in page]
+
+    seen = [t.task_id for t in first + rest]
+    assert len(seen) == len(set(seen))
+    assert set(staying) <= set(seen)
+    assert set(seen) - set(staying) <= set(leaving)
+    assert [p["PageNumber"] for p in list_params(simulator)] == ["1", "2", "1", "2"]  # stepped back once
+
+
+def test_started_tasks_between_pages_are_not_doubled(
+    simulator: SimulatorServer, cluster: str, client: EhpcClient
+) -> None:
+    # Five new tasks enter at the head after page 1: page 2 then repeats the five last tasks of page 1.
+    staying = simulator.simulator.add_tasks(cluster, 100, status="Processing")
+    pages = client.iter_running_pages(cluster)
+
+    first = next(pages)
+    simulator.simulator.advance(1)
+    simulator.simulator.add_tasks(cluster, 5, status="Processing")
+    rest = [task for page in pages for task in page]
+
+    seen = [t.task_id for t in first + rest]
+    assert len(seen) == len(set(seen))
+    assert set(staying) <= set(seen)
+    assert client.api_calls == 3  # TotalCount 105 needs a third page
+
+
+def test_churn_between_every_page_loses_and_doubles_nothing(
+    simulator: SimulatorServer, cluster: str, client: EhpcClient
+) -> None:
+    staying = set(simulator.simulator.add_tasks(cluster, 230, status="Processing"))
+    simulator.simulator.advance(1)
+    for _ in range(30):
+        simulator.simulator.start_task(cluster, "StopComputes", total_steps=1, step_seconds=2)
+    seen: list[str] = []
+
+    for page in client.iter_running_pages(cluster):
+        seen.extend(t.task_id for t in page)
+        simulator.simulator.advance(1)  # after 2 s the short tasks finish...
+        simulator.simulator.add_tasks(cluster, 3, status="Processing")  # ...and new ones keep arriving
+
+    assert len(seen) == len(set(seen))
+    assert staying <= set(seen)
+
+
+def test_odd_task_values_reach_the_caller_recorded(
+    simulator: SimulatorServer, cluster: str, client: EhpcClient
+) -> None:
+    simulator.simulator.add_tasks(cluster, 2, status="Processing")
+    simulator.simulator.inject(Fault.malformed_json())
+    simulator.simulator.inject(Fault.unknown_status("Hibernating"))
+
+    broken = client.list_running(cluster)
+    unknown = client.list_running(cluster)
+
+    assert all(any("not valid JSON" in p for p in t.problems) for t in broken)
+    assert {(t.status, t.raw_status) for t in unknown} == {(TaskStatus.UNKNOWN, "Hibernating")}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        (None, "https://ehpc.cn-shanghai.aliyuncs.com"),
+        ("ehpc-vpc.cn-shanghai.aliyuncs.com", "https://ehpc-vpc.cn-shanghai.aliyuncs.com"),
+        ("https://ehpc.example.internal", "https://ehpc.example.internal"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+    ],
+)
+def test_endpoint_forms(endpoint: str | None, expected: str) -> None:
+    client = EhpcClient(
+        region="cn-shanghai", endpoint=endpoint, access_key_id="id", access_key_secret="secret"
+    )
+
+    assert client.endpoint == expected
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://host", "http://host:1/path", "http://"])
+def test_endpoint_refuses_other_forms(endpoint: str) -> None:
+    with pytest.raises(ValueError, match="endpoint"):
+        EhpcClient(endpoint=endpoint, access_key_id="id", access_key_secret="secret")
+
+
+def test_half_a_key_pair_is_refused() -> None:
+    with pytest.raises(ValueError, match="both"):
+        EhpcClient(access_key_id="id")
+
+
+def test_v1_signing_is_accepted_too(simulator: SimulatorServer, cluster: str) -> None:
+    simulator.simulator.add_tasks(cluster, 3, status="Processing")
+    client = EhpcClient(
+        endpoint=simulator.endpoint,
+        access_key_id="testAccessKeyId",
+        access_key_secret="testSecret",
+        signature_algorithm="v2",
+    )
+
+    assert len(client.list_running(cluster)) == 3
+    assert [r.style for r in simulator.simulator.requests] == ["v1"]
