@@ -134,6 +134,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: don't wait for a delayed ACK
     server: _HTTPServer
     server_version = "Tengine"
     sys_version = ""
