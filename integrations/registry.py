@@ -16,7 +16,10 @@ from typing import Any, Generic, Protocol, TypeVar
 import requests
 
 from integrations.base import Notifier
+from integrations.opsgenie.notifier import OpsgenieNotifier, OpsgenieTarget
+from integrations.pagerduty.notifier import PagerDutyNotifier, PagerDutyTarget
 from integrations.target import NotifierContext, SlackTarget, TargetConfig
+from integrations.webhook.notifier import WebhookNotifier, WebhookTarget
 
 __all__ = ["REGISTRY", "NotifierFactory", "Registry", "RegistryEntry", "build_notifier"]
 
@@ -87,6 +90,9 @@ def _builtin_registry() -> Registry:
     registry = Registry()
     # Slack's notifier (integrations/slack/notifier.py) is wired by the composition root's owner.
     registry.register("slack", model=SlackTarget, factory=None)
+    registry.register("webhook", model=WebhookTarget, factory=WebhookNotifier)
+    registry.register("pagerduty", model=PagerDutyTarget, factory=PagerDutyNotifier)
+    registry.register("opsgenie", model=OpsgenieTarget, factory=OpsgenieNotifier)
     return registry
 
 

@@ -1,0 +1,58 @@
+"""Sends transitions to Opsgenie's Alert API with ``Authorization: GenieKey <key>``.
+
+Opsgenie answers 202 and processes asynchronously; a create whose alias is already open is deduplicated
+by Opsgenie (count + 1, no second alert), so a redelivery is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import requests
+
+from integrations.base import Transition
+from integrations.http import send_request
+from integrations.opsgenie.render import render_request
+from integrations.target import EnvSecret, NotifierContext, TargetConfig
+
+__all__ = ["API_URL", "OpsgenieNotifier", "OpsgenieTarget"]
+
+API_URL = "https://api.opsgenie.com"
+log = logging.getLogger(__name__)
+
+
+class OpsgenieTarget(TargetConfig):
+    """``type: opsgenie``: the API key by variable name; EU accounts set ``api_url``."""
+
+    type: Literal["opsgenie"] = "opsgenie"
+    api_key_env: EnvSecret
+    api_url: str = API_URL
+
+
+class OpsgenieNotifier:
+    """Creates an alert on Fail/PartialFail and closes it by alias on the recovery."""
+
+    def __init__(
+        self, target: OpsgenieTarget, *, session: requests.Session, context: NotifierContext
+    ) -> None:
+        self._target = target
+        self._session = session
+
+    def send(self, transition: Transition) -> None:
+        """Send the Alert API call for ``transition``; transitions that alert nobody are skipped."""
+        request = render_request(transition)
+        if request is None:
+            log.debug("%s: %s is not an incident change", self._target.name, transition.fingerprint)
+            return
+        send_request(
+            session=self._session,
+            method="POST",
+            url=self._target.api_url.rstrip("/") + request.path,
+            destination=self._target.name,
+            json=request.body,
+            params=request.params,
+            headers={"Authorization": f"GenieKey {self._target.api_key_env.get()}"},
+            secrets=self._target.secret_values(),
+        )
+        log.info("%s: %s (%s)", self._target.name, request.path, transition.fingerprint)
