@@ -1,0 +1,84 @@
+"""Process settings from the environment (pydantic-settings); these variable names are the public interface.
+
+Secrets are ``SecretStr`` and each may also be given as a file: ``SLACK_BOT_TOKEN_FILE=/run/secrets/x``
+(Compose secrets) is read when ``SLACK_BOT_TOKEN`` itself is unset.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["SECRET_VARIABLES", "Settings"]
+
+SECRET_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+)
+
+
+class Settings(BaseSettings):
+    """Everything a process of ehpc-bridge reads from its environment."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    redis_url: str = Field(default="redis://localhost:6379/0", alias="REDIS_URL")
+    redis_prefix: str = Field(default="ehpc", alias="EHPC_REDIS_PREFIX", pattern=r"^[A-Za-z0-9_.-]+$")
+    clusters: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="EHPC_CLUSTERS")
+    poll_interval: float = Field(default=30.0, alias="EHPC_POLL_INTERVAL", gt=0)
+    archive_interval: float = Field(default=300.0, alias="EHPC_ARCHIVE_INTERVAL", gt=0)
+    archive_pages: int = Field(default=2, alias="EHPC_ARCHIVE_PAGES", ge=1, le=999)
+    announce_running_on_baseline: bool = Field(default=True, alias="EHPC_ANNOUNCE_RUNNING_ON_BASELINE")
+    config_path: Path | None = Field(default=None, alias="EHPC_CONFIG")
+    region: str = Field(default="cn-hangzhou", alias="EHPC_REGION")
+    endpoint: str | None = Field(default=None, alias="EHPC_ENDPOINT")
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_channel: str | None = Field(default=None, alias="SLACK_CHANNEL")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_edit_interval: float = Field(default=5.0, alias="EHPC_SLACK_EDIT_INTERVAL", ge=0)
+    metrics_port: int | None = Field(default=None, alias="EHPC_METRICS_PORT")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """Fill ``NAME`` from the file named by ``NAME_FILE`` when only the latter is set."""
+        if not isinstance(data, dict):
+            return data
+        for name in SECRET_VARIABLES:
+            path = os.environ.get(f"{name}_FILE")
+            if path and not data.get(name) and not os.environ.get(name):
+                data[name] = Path(path).read_text(encoding="utf-8").strip()
+        return data
+
+    @field_validator("clusters", mode="before")
+    @classmethod
+    def _split_clusters(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("endpoint", "slack_channel", "config_path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @cached_property
+    def secret_values(self) -> tuple[str, ...]:
+        """The secret strings this process knows, for the log filter that masks them."""
+        found = [
+            secret.get_secret_value()
+            for secret in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+            if secret is not None
+        ]
+        found += [os.environ.get(name, "") for name in SECRET_VARIABLES[3:]]
+        return tuple(value for value in found if len(value) >= 4)
