@@ -39,11 +39,14 @@ class Requester:
 
 @dataclass(frozen=True)
 class ClusterAccess:
-    """One cluster's audience; empty user and group sets mean "anyone in the cluster's channels"."""
+    """One cluster's audience; empty user and group sets mean "anyone in the cluster's channels".
+
+    ``channels[0]`` is the cluster's home channel, where mutes are announced.
+    """
 
     cluster_id: str
     name: str
-    channels: frozenset[str]
+    channels: tuple[str, ...]
     lookup_users: frozenset[str] = field(default_factory=frozenset)
     lookup_groups: frozenset[str] = field(default_factory=frozenset)
     mute_users: frozenset[str] = field(default_factory=frozenset)
@@ -73,7 +76,7 @@ class AccessPolicy:
     @classmethod
     def single_channel(cls, *, cluster_ids: Iterable[str], channel: str) -> AccessPolicy:
         """The env-only setup: every watched cluster belongs to ``SLACK_CHANNEL``, open to its members."""
-        channels = frozenset({channel})
+        channels = (channel,)
         return cls(clusters=(ClusterAccess(cluster_id, cluster_id, channels) for cluster_id in cluster_ids))
 
     def cluster(self, cluster_id: str) -> ClusterAccess | None:
