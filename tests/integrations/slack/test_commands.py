@@ -1,0 +1,305 @@
+"""``/ehpc`` argument parsing and answers: formats, durations, escaping, Slack limits, Block Kit validity."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from integrations.base import Transition, TransitionKind
+from integrations.ehpc.task import Task, TaskStatus, TaskType
+from integrations.slack.commands import (
+    ACTION_MORE,
+    ACTION_MUTE_HOUR,
+    ACTION_REFRESH,
+    ACTION_SHARE,
+    PAGE_SIZE,
+    ClusterHealth,
+    ClustersQuery,
+    HelpQuery,
+    MuteCommand,
+    TaskQuery,
+    TaskRecord,
+    TasksQuery,
+    Unmute,
+    Unrecognized,
+    parse_command,
+    parse_duration,
+    parse_task_key,
+    render_clusters,
+    render_help,
+    render_muted,
+    render_mute_summary,
+    render_task_card,
+    render_task_not_found,
+    render_tasks_page,
+    render_unrecognized,
+    task_actions_block,
+)
+from integrations.slack.render import MAX_BLOCKS, SlackMessage
+from tests.fixtures.slack import block_kit_violations
+
+TASK_ID = "B745C159-3155-4B94-95D0-4B73D4D2A1B2"
+CLUSTER = "ehpc-hz-FYUr32abcd"
+NOW = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
+
+
+def _task(*, task_id: str = TASK_ID, status: TaskStatus = TaskStatus.PROCESSING, **fields: object) -> Task:
+    values: dict[str, object] = {
+        "task_id": task_id,
+        "cluster_id": CLUSTER,
+        "task_type": TaskType.ADD_COMPUTES,
+        "raw_task_type": "AddComputes",
+        "status": status,
+        "raw_status": status.value,
+        "current_step": 3,
+        "total_steps": 10,
+    }
+    return Task.model_validate(values | fields)
+
+
+def _record(task: Task, *, minutes: int = 5) -> TaskRecord:
+    return TaskRecord(task=task, first_seen=NOW - timedelta(minutes=minutes), last_seen=NOW)
+
+
+def _valid(message: SlackMessage) -> str:
+    """Assert the message is valid Block Kit within Slack's limits; return all its text for searching."""
+    blocks = message.block_list()
+    assert block_kit_violations(blocks) == []
+    assert 0 < len(blocks) <= MAX_BLOCKS
+    assert message.text
+    return message.text + json.dumps(blocks, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", HelpQuery()),
+        ("help", HelpQuery()),
+        ("  HELP  ", HelpQuery()),
+        ("clusters", ClustersQuery()),
+        (f"task {TASK_ID}", TaskQuery(TASK_ID)),
+        (f"task {TASK_ID.lower()}", TaskQuery(TASK_ID)),
+        (f"tasks {CLUSTER}", TasksQuery(CLUSTER)),
+        (f"tasks {CLUSTER} all", TasksQuery(CLUSTER, include_finished=True)),
+        (f"tasks {CLUSTER} all +20", TasksQuery(CLUSTER, include_finished=True, offset=20)),
+        (f"mute {CLUSTER} 30m", MuteCommand(CLUSTER, timedelta(minutes=30), "")),
+        (f"mute {CLUSTER} 2h node upgrade", MuteCommand(CLUSTER, timedelta(hours=2), "node upgrade")),
+        (f"unmute {CLUSTER}", Unmute(CLUSTER)),
+    ],
+)
+def test_commands_are_understood(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("frobnicate", "no `frobnicate` subcommand"),
+        ("task", "takes one TaskId"),
+        ("task not-a-task-id", "is not a TaskId"),
+        (f"task {TASK_ID} extra", "takes one TaskId"),
+        ("tasks", "needs a ClusterId"),
+        ("tasks ehpc/../x", "is not a ClusterId"),
+        (f"tasks {CLUSTER} everything", "unexpected `everything`"),
+        (f"mute {CLUSTER}", "needs a ClusterId and a duration"),
+        (f"mute {CLUSTER} forever", "is not a duration"),
+        (f"mute {CLUSTER} 8d", "is not a duration"),
+        ("unmute", "takes one ClusterId"),
+        ("clusters now", "unexpected `now`"),
+    ],
+)
+def test_anything_else_gets_a_reason(text: str, problem: str) -> None:
+    command = parse_command(text)
+    assert isinstance(command, Unrecognized)
+    assert problem in command.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30m", timedelta(minutes=30)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        ("1w", timedelta(weeks=1)),
+        ("7d", timedelta(days=7)),
+        ("0m", None),
+        ("8d", None),
+        ("2 h", None),
+        ("1h30m", None),
+        ("-1h", None),
+        ("h", None),
+    ],
+)
+def test_durations_from_a_minute_to_a_week(text: str, expected: timedelta | None) -> None:
+    assert parse_duration(text) == expected
+
+
+def test_task_keys_from_buttons_are_validated() -> None:
+    assert parse_task_key(f"{CLUSTER}/{TASK_ID}") == (CLUSTER, TASK_ID)
+    assert parse_task_key(f"{CLUSTER}/not-a-task") is None
+    assert parse_task_key(TASK_ID) is None
+    assert parse_task_key(f"<!channel>/{TASK_ID}") is None
+
+
+def _unrecognized(text: str) -> SlackMessage:
+    command = parse_command(text)
+    assert isinstance(command, Unrecognized)
+    return render_unrecognized(command)
+
+
+def test_echoed_input_is_escaped_and_cannot_ping() -> None:
+    message = _unrecognized("<!channel> & <@U123|x> `code`")
+    text = _valid(message)
+    assert "<!channel>" not in text
+    assert "&lt;!channel&gt; &amp; &lt;@U123|x&gt;" in text
+
+
+def test_a_long_input_is_clipped_when_echoed() -> None:
+    message = _unrecognized("x" * 5000)
+    assert len(message.blocks[0]["text"]["text"]) < 600
+    _valid(message)
+
+
+def test_help_lists_every_subcommand() -> None:
+    text = _valid(render_help())
+    for verb in ("task", "tasks", "clusters", "mute", "unmute"):
+        assert f"/ehpc {verb}" in text
+
+
+def test_task_actions_block_carries_the_task_key() -> None:
+    block = task_actions_block(f"{CLUSTER}/{TASK_ID}")
+    assert [element["action_id"] for element in block["elements"]] == [ACTION_REFRESH, ACTION_MUTE_HOUR]
+    assert {element["value"] for element in block["elements"]} == {f"{CLUSTER}/{TASK_ID}"}
+    assert block_kit_violations([block]) == []
+
+
+def test_task_card_of_a_running_task_has_buttons_and_share() -> None:
+    message = render_task_card(
+        record=_record(_task()), cluster_name="Prod", now=NOW, share=f"task {TASK_ID}", live=False
+    )
+    text = _valid(message)
+    assert "Adding compute nodes" in text
+    assert "3/10" in text
+    actions = [e["action_id"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert actions == [ACTION_REFRESH, ACTION_MUTE_HOUR, ACTION_SHARE]
+
+
+def test_task_card_of_a_failed_task_shows_its_errors_escaped() -> None:
+    task = _task(
+        status=TaskStatus.FAIL,
+        errors=[{"code": "NodeFailed", "message": "boom <!channel>", "instance_id": "i-1"}],
+    )
+    message = render_task_card(record=_record(task), cluster_name="Prod", now=NOW, share=None, live=True)
+    text = _valid(message)
+    assert "boom &lt;!channel&gt;" in text
+    assert "<!channel>" not in text
+    assert "live from E-HPC" in text
+    assert ACTION_SHARE not in text
+
+
+def test_unknown_task_answer_names_the_search() -> None:
+    text = _valid(render_task_not_found(task_id=TASK_ID, searched=2))
+    assert TASK_ID in text
+    assert "2 clusters" in text
+
+
+def test_a_long_task_list_is_paged_with_a_more_button() -> None:
+    records = [_record(_task(task_id=f"{index:08X}-0000-0000-0000-000000000000")) for index in range(45)]
+    query = TasksQuery(CLUSTER)
+    message = render_tasks_page(
+        query=query, cluster_name="Prod", records=records[:PAGE_SIZE], total=45, now=NOW, share=True
+    )
+    _valid(message)
+    buttons = {e["action_id"]: e["value"] for e in message.blocks[-1]["elements"]}
+    assert buttons == {ACTION_MORE: f"tasks {CLUSTER} +{PAGE_SIZE}", ACTION_SHARE: f"tasks {CLUSTER}"}
+    assert parse_command(buttons[ACTION_MORE]) == TasksQuery(CLUSTER, offset=PAGE_SIZE)
+
+
+def test_the_last_page_has_no_more_button() -> None:
+    query = TasksQuery(CLUSTER, include_finished=True, offset=40)
+    records = [_record(_task(status=TaskStatus.SUCCESS))] * 5
+    message = render_tasks_page(
+        query=query, cluster_name="Prod", records=records, total=45, now=NOW, share=False
+    )
+    text = _valid(message)
+    assert ACTION_MORE not in text
+    assert "41–45 shown" in text
+
+
+def test_an_empty_cluster_says_so() -> None:
+    message = render_tasks_page(
+        query=TasksQuery(CLUSTER), cluster_name="Prod", records=[], total=0, now=NOW, share=True
+    )
+    assert "Nothing is running" in _valid(message)
+
+
+def test_clusters_show_poll_age_errors_and_mutes() -> None:
+    clusters = [
+        ClusterHealth(CLUSTER, "Prod", NOW - timedelta(seconds=40), None, 2, None),
+        ClusterHealth("ehpc-sh-x", "Lab <b>", None, "NotAuthorized: <!here>", 0, NOW + timedelta(hours=1)),
+    ]
+    text = _valid(render_clusters(clusters=clusters, now=NOW, share=True))
+    assert "polled 40s ago" in text
+    assert "not polled yet" in text
+    assert "NotAuthorized: &lt;!here&gt;" in text
+    assert "Lab &lt;b&gt;" in text
+    assert "muted until 23:00 UTC" in text
+
+
+def test_many_clusters_stay_within_fifty_blocks() -> None:
+    clusters = [ClusterHealth(f"c{index}", f"c{index}", None, None, 0, None) for index in range(80)]
+    text = _valid(render_clusters(clusters=clusters, now=NOW, share=True))
+    assert "…and 33 more" in text
+
+
+def test_mute_announcement_escapes_the_reason() -> None:
+    message = render_muted(cluster_name="Prod", until=NOW, reason="<!channel> upgrade", user_id="U1")
+    text = _valid(message)
+    assert "&lt;!channel&gt; upgrade" in text
+    assert "<@U1>" in text
+
+
+def _transition(task: Task, kind: TransitionKind, sequence: int) -> Transition:
+    key = f"{task.cluster_id}/{task.task_id}"
+    return Transition(
+        kind=kind,
+        task=task,
+        sequence=sequence,
+        fingerprint=f"{key}/{kind.value}/{sequence}",
+        task_key=key,
+        cluster_name="Prod",
+        first_seen=NOW,
+        observed_at=NOW,
+    )
+
+
+def test_mute_summary_lists_each_task_once_with_its_latest_state() -> None:
+    started = _transition(_task(), TransitionKind.STARTED, 1)
+    finished = _transition(_task(status=TaskStatus.SUCCESS), TransitionKind.FINISHED, 2)
+    message = render_mute_summary(
+        cluster_name="Prod",
+        started_at=NOW,
+        ended_at=NOW + timedelta(hours=1),
+        transitions=[started, finished],
+    )
+    text = _valid(message)
+    assert "2 changes on 1 task" in text
+    assert "finished" in text
+    assert text.count(TASK_ID) == 1
+
+
+def test_a_huge_mute_summary_stays_within_limits() -> None:
+    transitions = [
+        _transition(_task(task_id=f"{index:08X}-0000-0000-0000-000000000000"), TransitionKind.STARTED, 1)
+        for index in range(500)
+    ]
+    message = render_mute_summary(cluster_name="Prod", started_at=NOW, ended_at=NOW, transitions=transitions)
+    text = _valid(message)
+    assert "…and 460 more" in text
+
+
+def test_a_quiet_mute_summary_says_nothing_happened() -> None:
+    message = render_mute_summary(cluster_name="Prod", started_at=NOW, ended_at=NOW, transitions=[])
+    assert "Nothing happened meanwhile" in _valid(message)
