@@ -31,7 +31,7 @@ __all__ = [
 
 MAX_ITEMS = 20  # errors or nodes listed before "…and N more"
 _ZERO_WIDTH_SPACE = "\u200b"
-_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]()~])")
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]~])")  # "(" is harmless once "]" is escaped
 
 _STATUS_WORDS = {
     TaskStatus.PROCESSING: "in progress",

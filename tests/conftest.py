@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 import redis
 
-pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.slack"]
+pytest_plugins = [
+    "tests.fixtures.simulator",
+    "tests.fixtures.slack",
+    "tests.fixtures.vendor_stub",
+    "tests.fixtures.servicenow",
+]
 
 REDIS_URL = os.environ.get("EHPC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

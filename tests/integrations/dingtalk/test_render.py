@@ -1,0 +1,33 @@
+"""DingTalk markdown and signing, without HTTP."""
+
+from __future__ import annotations
+
+from integrations.dingtalk.render import markdown_message, signature_params
+from tests.fixtures.transitions import make_transition
+
+PINGS = '<!channel> @all <at user_id="all">everyone</at> <@U123> [x](https://evil.example) **b**'
+
+
+def test_signature_matches_an_independent_vector() -> None:
+    # printf '1700000000000\nSECtestsecret0123' | openssl dgst -sha256 -hmac SECtestsecret0123 -binary
+    #   | base64
+    params = signature_params(secret="SECtestsecret0123", timestamp_ms=1_700_000_000_000)
+    assert params == {"timestamp": "1700000000000", "sign": "MTL81BHdjNwxp7xN1Soy610E+qPflnxZ22b6QwS2Ebw="}
+
+
+def test_markdown_message_shape() -> None:
+    body = markdown_message(make_transition())
+    assert body["msgtype"] == "markdown"
+    assert body["markdown"]["title"] == "Adding compute nodes failed on prod"
+    text = body["markdown"]["text"]
+    assert text.startswith('### <font color="#D0021B">Adding compute nodes failed on prod</font>')
+    assert "**Task ID**: task-0001" in text
+    assert "at" not in body  # no @mentions, ever
+
+
+def test_api_text_pings_nobody_and_formats_nothing() -> None:
+    text = markdown_message(make_transition(errors=[{"Message": PINGS}]))["markdown"]["text"]
+    for mention in ("<!channel>", "@all", "<at", "<@U123>"):
+        assert mention not in text
+    assert "\\[x\\](https://evil.example)" in text
+    assert "\\*\\*b\\*\\*" in text
