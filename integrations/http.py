@@ -13,11 +13,13 @@ the same rules, drawn here::
 Messages carry the destination name, the method, the *redacted* URL and the status; never a secret:
 query values and userinfo are masked, so are token-like path segments (a Lark or Slack hook token), and
 any value passed in ``secrets`` is scrubbed from the vendor's answer. Exceptions are raised ``from None``
-because a requests exception's text and traceback carry the full URL.
+because a requests exception's text and traceback carry the full URL. urllib3 logs every request line at
+DEBUG, query string included, so :func:`new_session` puts a redacting filter on that logger.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -73,6 +75,7 @@ def new_session(
     adapter = HTTPAdapter(max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    _install_log_redaction()
     return session
 
 
@@ -172,6 +175,25 @@ def redact_url(url: str) -> str:
         if pair
     )
     return urlunsplit((parts.scheme, netloc, path, query, ""))
+
+
+class _RedactUrlsFilter(logging.Filter):
+    """Rewrites the URL arguments of urllib3's request log lines through :func:`redact_url`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(arg) if isinstance(arg, str) and arg.startswith(("/", "http")) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def _install_log_redaction() -> None:
+    """Put one :class:`_RedactUrlsFilter` on urllib3's connection-pool logger (idempotent)."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(existing, _RedactUrlsFilter) for existing in logger.filters):
+        logger.addFilter(_RedactUrlsFilter())
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
