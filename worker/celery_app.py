@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
 
 from worker.keys import Keys
 from worker.runtime import load_clusters
@@ -60,7 +59,6 @@ def _make_app(settings: Settings) -> Celery:
     celery = Celery("ehpc_bridge", broker=settings.redis_url, include=["worker.tasks"])
     keys = Keys(prefix=settings.redis_prefix)
     celery.conf.update(
-        task_queues=(Queue(POLL_QUEUE), Queue(DELIVER_QUEUE)),
         task_default_queue=DELIVER_QUEUE,
         task_acks_late=True,
         task_reject_on_worker_lost=True,

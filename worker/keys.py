@@ -91,3 +91,28 @@ class Keys:
     def slack_digest_lock(self, *, channel: str) -> str:
         """String: owner token of the worker posting the channel's digest."""
         return self._key("slack", "digest-lock", channel)
+
+    # worker.pipeline / worker.problems / worker.celery_app
+    def archive_sweep(self, *, cluster_id: str) -> str:
+        """String with a TTL: present while the cluster's archived sweep is not due again."""
+        return self._key("sweep", cluster_id)
+
+    def api_problem(self, *, cluster_id: str) -> str:
+        """String: the code of the last permanent ListTasks error announced for the cluster."""
+        return self._key("api-problem", cluster_id)
+
+    def slack_edit(self, *, destination: str, task_key: str) -> str:
+        """String with a TTL: present while the task's Slack message was edited too recently."""
+        return self._key("slack", "edit", destination, task_key)
+
+    def dead_letters(self) -> str:
+        """List: transitions a destination refused permanently, with the reason (kept for operators)."""
+        return self._key("dead-letters")
+
+    def celery_prefix(self) -> str:
+        """Prefix of the Celery broker's own keys (queues, unacked messages)."""
+        return self._key("celery") + ":"
+
+    def scratch(self, *, token: str) -> Keys:
+        """Keys for a throwaway state (``poll-once``), apart from the real one."""
+        return Keys(prefix=self._key("scratch", token))

@@ -26,7 +26,7 @@ from typing import Any, cast
 import redis
 
 from worker.keys import Keys
-from worker.scripts import ADVANCE_CURSOR, RELEASE_LEASE
+from worker.scripts import ADVANCE_CURSOR, RELEASE_LEASE, reply_text
 
 __all__ = ["DeliveryLedger", "Lease", "Outbox", "OutboxEntry"]
 
@@ -79,7 +79,7 @@ class Outbox:
     def read(self, *, consumer: str, count: int = 100, block: timedelta | None = None) -> list[OutboxEntry]:
         """New entries for ``consumer``; they stay pending until acked. ``block`` waits for some."""
         block_ms = None if block is None else int(block.total_seconds() * 1000)
-        # RESP2 (our clients' protocol): [[stream, [(id, fields), ...]]], or None when ``block`` timed out.
+        # redis-py's shape (RESP2 or 3): [[stream, [(id, fields), ...]]], or None when ``block`` timed out.
         answer = cast(
             "list[list[Any]] | None",
             self._client.xreadgroup(self._group, consumer, {self._stream: ">"}, count=count, block=block_ms),
@@ -91,7 +91,7 @@ class Outbox:
         claimed: list[OutboxEntry] = []
         start = "0-0"
         while len(claimed) < count:
-            # Redis 7 answers [next start, entries, deleted IDs]; redis-py leaves it untyped.
+            # Redis 7 answers [next start, entries, deleted IDs].
             reply: list[Any] = self._client.xautoclaim(
                 self._stream,
                 self._group,
@@ -100,7 +100,7 @@ class Outbox:
                 start_id=start,
                 count=count - len(claimed),
             )
-            start = _text(reply[0])
+            start = reply_text(reply[0])
             claimed += _entries(reply[1])
             if start == "0-0":
                 break
@@ -144,10 +144,6 @@ class DeliveryLedger:
 def _entries(messages: Sequence[tuple[bytes | str, dict[bytes | str, bytes | str]]]) -> list[OutboxEntry]:
     entries = []
     for entry_id, fields in messages:
-        decoded = {_text(name): _text(value) for name, value in fields.items()}
-        entries.append(OutboxEntry(entry_id=_text(entry_id), task_key=decoded["task_key"]))
+        decoded = {reply_text(name): reply_text(value) for name, value in fields.items()}
+        entries.append(OutboxEntry(entry_id=reply_text(entry_id), task_key=decoded["task_key"]))
     return entries
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -85,7 +83,6 @@ COMMAND = "/ehpc"
 EVENTS_PATH = "/slack/events"
 MUTE_BUTTON = timedelta(hours=1)
 MAX_LIVE_CLUSTERS = 10  # clusters asked live for an unrecorded TaskId, to stay well within a minute
-_GROUP_TTL = 300.0  # seconds a user group's member list is trusted
 
 log = logging.getLogger(__name__)
 
@@ -521,30 +518,6 @@ def _ephemeral(message: SlackMessage) -> dict[str, Any]:
 
 def _replace(respond: Respond, message: SlackMessage) -> None:
     respond(text=message.text, blocks=message.block_list(), replace_original=True)
-
-
-class _GroupMembers:
-    """User group → member IDs via ``usergroups.users.list``, cached a few minutes; failures deny."""
-
-    def __init__(self, client: WebClient, *, ttl: float = _GROUP_TTL) -> None:
-        self._client = client
-        self._ttl = ttl
-        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, group_id: str) -> frozenset[str]:
-        with self._lock:
-            cached = self._cache.get(group_id)
-        if cached is not None and time.monotonic() - cached[0] < self._ttl:
-            return cached[1]
-        try:
-            users = frozenset(self._client.usergroups_users_list(usergroup=group_id).get("users") or ())
-        except SlackApiError as error:
-            log.warning("could not list user group %s: %s", group_id, error.response.get("error"))
-            return frozenset()
-        with self._lock:
-            self._cache[group_id] = (time.monotonic(), users)
-        return users
 
 
 def run_slack_app(argv: Sequence[str]) -> int:

@@ -201,6 +201,11 @@ class SlackNotifier:
             return
         self._reply(transition, ref, reply)
 
+    def post(self, message: SlackMessage, *, event_type: str, key: str) -> str:
+        """Post a standalone ``message`` (an API problem, a mute summary) in the channel; returns its ts."""
+        metadata = _metadata(event_type, task_key=key, fingerprint=key, sequence=0)
+        return self._post(message, channel=self._channel, metadata=metadata)
+
     def send_digest(self, *, transitions: Sequence[Transition], now: datetime) -> str:
         """Post one digest of ``transitions`` (channel over budget), mark each delivered; returns its ts.
 

@@ -1,0 +1,64 @@
+"""Messages about clusters rather than tasks: a permanent API error (once per change) and mute summaries.
+
+A permanent ListTasks error (ClusterNotFound, NotAuthorized, bad credentials…) would otherwise repeat on
+every poll. The cluster's last announced error code is kept in Redis: a new code is announced once in the
+cluster's channel, the same code again is silent, and a successful poll clears it so a later relapse is
+announced again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from integrations.ehpc.errors import PermanentEhpcError
+from integrations.slack.notifier import SlackNotifier
+from integrations.slack.render import render_cluster_problem
+from integrations.target import SlackTarget
+from worker.runtime import Runtime
+
+__all__ = ["announce_api_problem", "clear_api_problem", "post_mute_summaries"]
+
+logger = logging.getLogger(__name__)
+
+
+def _slack_notifiers(rt: Runtime, *, cluster_id: str) -> list[SlackNotifier]:
+    notifiers = []
+    for name, target in rt.targets.items():
+        if isinstance(target, SlackTarget):
+            notifier = rt.notifier(target_name=name, cluster_id=cluster_id)
+            if isinstance(notifier, SlackNotifier):
+                notifiers.append(notifier)
+    return notifiers
+
+
+def announce_api_problem(rt: Runtime, *, cluster_id: str, error: PermanentEhpcError) -> bool:
+    """Announce ``error`` in the cluster's Slack channel unless this very code was the last announced."""
+    previous = rt.redis.getset(rt.keys.api_problem(cluster_id=cluster_id), error.code)
+    if previous is not None and (previous.decode() if isinstance(previous, bytes) else previous) == error.code:
+        return False
+    logger.error("permanent ListTasks error for %s: %s", cluster_id, error, extra={"cluster": cluster_id})
+    message = render_cluster_problem(
+        cluster_name=rt.cluster(cluster_id).name, code=error.code, message=error.message
+    )
+    for notifier in _slack_notifiers(rt, cluster_id=cluster_id):
+        notifier.post(message, event_type="ehpc_cluster_problem", key=f"{cluster_id}/{error.code}")
+    return True
+
+
+def clear_api_problem(rt: Runtime, *, cluster_id: str) -> None:
+    """Forget the last announced error after a successful poll."""
+    rt.redis.delete(rt.keys.api_problem(cluster_id=cluster_id))
+
+
+def post_mute_summaries(rt: Runtime, *, now: datetime) -> int:
+    """Post one summary for each mute that ended by ``now``; returns how many were posted."""
+    summaries = rt.mutes.expire_due(now)
+    for summary in summaries:
+        cluster_id = summary.mute.cluster_id
+        if cluster_id not in rt.clusters:
+            continue
+        message = summary.render(cluster_name=rt.cluster(cluster_id).name)
+        for notifier in _slack_notifiers(rt, cluster_id=cluster_id):
+            notifier.post(message, event_type="ehpc_mute_summary", key=f"{cluster_id}/mute")
+    return len(summaries)

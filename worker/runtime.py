@@ -1,0 +1,145 @@
+"""The composition root of a worker process: settings, Redis, the E-HPC client, state and notifiers.
+
+Celery tasks take ids, never clients: each task asks :func:`runtime` for the process-wide objects, built
+once on first use (never at import). Tests build a :class:`Runtime` themselves from their own settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cache, partial
+
+import redis
+import requests
+
+from integrations.base import Notifier, Transition
+from integrations.ehpc.client import EhpcClient
+from integrations.http import new_session
+from integrations.registry import build_notifier
+from integrations.slack.notifier import RedisMessageRefs, SlackNotifier
+from integrations.target import NotifierContext, SlackTarget, TargetConfig
+from worker.clusters import WatchedCluster, load_clusters, load_targets
+from worker.keys import Keys
+from worker.lookup import Lookup
+from worker.mutes import Mutes
+from worker.outbox import DeliveryLedger, Outbox
+from worker.ratelimit import ChannelBudget
+from worker.settings import Settings
+from worker.state import ClusterRef, TaskState
+
+__all__ = ["Runtime", "load_clusters", "runtime"]
+
+
+@dataclass
+class Runtime:
+    """Everything the pipeline needs, built from :class:`Settings`; one per process."""
+
+    settings: Settings
+    redis: redis.Redis
+    clusters: dict[str, WatchedCluster]
+    targets: dict[str, TargetConfig]
+    keys: Keys = field(init=False)
+    state: TaskState = field(init=False)
+    outbox: Outbox = field(init=False)
+    ledger: DeliveryLedger = field(init=False)
+    lookup: Lookup = field(init=False)
+    mutes: Mutes = field(init=False)
+    budget: ChannelBudget = field(init=False)
+    session: requests.Session = field(init=False)
+    _ehpc: dict[str, EhpcClient] = field(init=False, default_factory=dict)
+    _notifiers: dict[tuple[str, str], Notifier] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.keys = Keys(prefix=self.settings.redis_prefix)
+        self.state = TaskState(
+            client=self.redis,
+            keys=self.keys,
+            announce_running_on_baseline=self.settings.announce_running_on_baseline,
+        )
+        self.outbox = Outbox(client=self.redis, keys=self.keys)
+        self.ledger = DeliveryLedger(client=self.redis, keys=self.keys)
+        self.lookup = Lookup(client=self.redis, keys=self.keys)
+        self.mutes = Mutes(client=self.redis, keys=self.keys)
+        self.budget = ChannelBudget(client=self.redis, keys=self.keys)
+        self.session = new_session()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        """Build a runtime, validating the cluster list and targets (a bad config fails here, loudly)."""
+        return cls(
+            settings=settings,
+            redis=redis.Redis.from_url(settings.redis_url),
+            clusters={cluster.cluster_id: cluster for cluster in load_clusters(settings)},
+            targets=load_targets(settings),
+        )
+
+    def destinations(self, transition: Transition) -> list[str]:
+        """The targets ``transition`` goes to (the routing rules, or every target without a file)."""
+        if self.settings.config_path is None:
+            return list(self.targets)
+        from worker.routing import route
+
+        return route(transition, self.config)
+
+    def cluster(self, cluster_id: str) -> WatchedCluster:
+        """The watched cluster ``cluster_id``; KeyError for one that is not configured."""
+        return self.clusters[cluster_id]
+
+    def ref(self, cluster_id: str) -> ClusterRef:
+        """How transitions name ``cluster_id``."""
+        cluster = self.cluster(cluster_id)
+        return ClusterRef(cluster_id=cluster.cluster_id, name=cluster.name, labels=dict(cluster.labels))
+
+    def ehpc(self, cluster_id: str) -> EhpcClient:
+        """The ListTasks client for the cluster's region (one per region, shared by its clusters)."""
+        region = self.cluster(cluster_id).region or self.settings.region
+        if region not in self._ehpc:
+            self._ehpc[region] = EhpcClient(region=region, endpoint=self.settings.endpoint)
+        return self._ehpc[region]
+
+    def slack_channel(self, *, target: SlackTarget, cluster_id: str) -> str:
+        """Where a Slack target posts for a cluster: its own channel, the cluster's, or SLACK_CHANNEL."""
+        channel = target.channel or self.cluster(cluster_id).slack_channel or self.settings.slack_channel
+        if not channel:
+            raise LookupError(f"no Slack channel for cluster {cluster_id}: set SLACK_CHANNEL")
+        return channel
+
+    def notifier(self, *, target_name: str, cluster_id: str) -> Notifier:
+        """The notifier delivering to ``target_name`` for ``cluster_id`` (built once, then reused)."""
+        target = self.targets[target_name]
+        scope = (
+            self.slack_channel(target=target, cluster_id=cluster_id)
+            if isinstance(target, SlackTarget)
+            else ""
+        )
+        if (target_name, scope) not in self._notifiers:
+            self._notifiers[(target_name, scope)] = self._build(target, scope)
+        return self._notifiers[(target_name, scope)]
+
+    def _build(self, target: TargetConfig, channel: str) -> Notifier:
+        if isinstance(target, SlackTarget):
+            token = self.settings.slack_bot_token
+            if token is None:
+                raise LookupError("SLACK_BOT_TOKEN is not set")
+            refs = RedisMessageRefs(
+                client=self.redis, key_for=partial(self.keys.slack_message, destination=target.name)
+            )
+            return SlackNotifier(
+                token=token.get_secret_value(),
+                channel=channel,
+                refs=refs,
+                base_url=self.settings.slack_api_url,
+            )
+        return build_notifier(target, session=self.session, context=NotifierContext())
+
+    @property
+    def poll_lease_ttl(self) -> timedelta:
+        """How long a poll may hold its cluster's lock before it is presumed dead."""
+        return timedelta(seconds=max(120.0, 4 * self.settings.poll_interval))
+
+
+@cache
+def runtime() -> Runtime:
+    """The process-wide runtime, built from the environment on first use."""
+    return Runtime.from_settings(Settings())

@@ -1,0 +1,94 @@
+"""Thin Celery tasks: deserialize, call one function of :mod:`worker.pipeline`, map errors to retry or drop.
+
+Delivery contracts (also in each decorator):
+
+* ``ehpc.poll_cluster(cluster_id)`` — queue ``poll``; acks late; retried only on retryable API errors
+  (throttling with the server's retry-after as the countdown, 5xx, timeouts), at most 3 times with jittered
+  back-off; permanent API errors are recorded and announced once per change of error, not retried.
+* ``ehpc.dispatch_outbox()`` — queue ``deliver``; idempotent, run after every poll and by beat.
+* ``ehpc.deliver(destination, task_key)`` — queue ``deliver``; acks late; retryable vendor errors are
+  retried with Retry-After (or jittered back-off) for a day; a busy task lease or a Slack budget wait
+  becomes a countdown, never a sleep.
+* ``ehpc.expire_mutes()`` — queue ``deliver``; posts the summary of each mute that ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Task as CeleryTask
+from celery.exceptions import Retry
+
+from integrations.base import RetryableDeliveryError
+from integrations.ehpc.errors import PermanentEhpcError, RetryableEhpcError
+from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE, app
+from worker.pipeline import deliver, dispatch, poll_cluster
+from worker.problems import announce_api_problem, clear_api_problem, post_mute_summaries
+from worker.runtime import runtime
+
+__all__ = ["deliver_task", "dispatch_outbox", "expire_mutes", "poll_cluster_task"]
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = 300.0
+
+
+def backoff(retries: int, *, base: float = 2.0, cap: float = MAX_BACKOFF) -> float:
+    """Full-jitter exponential back-off: a random wait in [0, min(cap, base·2^retries)]."""
+    return random.uniform(0, min(cap, base * 2**retries))  # noqa: S311 - jitter, not cryptography
+
+
+def _retry(task: CeleryTask, error: Exception, retry_after: float | None) -> Retry:
+    countdown = retry_after if retry_after is not None else backoff(task.request.retries)
+    raise task.retry(exc=error, countdown=countdown)
+
+
+@app.task(bind=True, name="ehpc.poll_cluster", queue=POLL_QUEUE, acks_late=True, max_retries=3)
+def poll_cluster_task(self: CeleryTask, cluster_id: str) -> dict[str, Any]:
+    """Poll one cluster; see the module docstring for the delivery contract."""
+    rt = runtime()
+    try:
+        outcome = poll_cluster(rt, cluster_id=cluster_id, now=datetime.now(UTC))
+    except RetryableEhpcError as error:
+        _retry(self, error, error.retry_after)
+    except PermanentEhpcError as error:
+        announce_api_problem(rt, cluster_id=cluster_id, error=error)
+        return {"error": error.code}
+    clear_api_problem(rt, cluster_id=cluster_id)
+    if outcome.transitions:
+        dispatch_outbox.delay()
+    return {"transitions": len(outcome.transitions), "skipped": outcome.skipped, "calls": outcome.api_calls}
+
+
+@app.task(name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)
+def dispatch_outbox() -> int:
+    """Turn outbox entries into deliveries."""
+
+    def enqueue(destination: str, task_key: str) -> None:
+        deliver_task.apply_async(args=(destination, task_key), queue=DELIVER_QUEUE)
+
+    return dispatch(runtime(), consumer=app.conf.get("worker_name") or "dispatcher", enqueue=enqueue)
+
+
+@app.task(bind=True, name="ehpc.deliver", queue=DELIVER_QUEUE, acks_late=True, max_retries=None)
+def deliver_task(self: CeleryTask, destination: str, task_key: str) -> int:
+    """Deliver one task's pending transitions to one destination."""
+    try:
+        outcome = deliver(runtime(), destination=destination, task_key=task_key, now=datetime.now(UTC))
+    except RetryableDeliveryError as error:
+        if self.request.retries >= 500:
+            logger.error("giving up on %s for %s: %s", task_key, destination, error)
+            raise
+        _retry(self, error, error.retry_after)
+    if outcome.wait > 0:
+        raise self.retry(countdown=outcome.wait, max_retries=None)
+    return outcome.sent
+
+
+@app.task(name="ehpc.expire_mutes", queue=DELIVER_QUEUE, acks_late=True)
+def expire_mutes() -> int:
+    """Post the summary of every mute that has ended."""
+    return post_mute_summaries(runtime(), now=datetime.now(UTC))
