@@ -139,13 +139,19 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Operation:
-    """A template for an operation the demo starts by itself."""
+    """What an asynchronous API call (AddNodes, StopNodes …) sets going: its type, length and outcome."""
 
     task_type: str
     outcome: str = "Success"
     total_steps: int = 5
     step_seconds: float = 10.0
     nodes: int = 2
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}")
+        if self.total_steps < 1 or self.step_seconds <= 0 or self.nodes < 0:
+            raise ValueError("total_steps must be >= 1, step_seconds > 0, nodes >= 0")
 
 
 @dataclass(frozen=True)
@@ -176,35 +182,25 @@ class Model:
     def start_task(
         self,
         cluster_id: str,
-        task_type: str,
+        operation: Operation,
         *,
-        total_steps: int = 5,
-        step_seconds: float = 10.0,
-        outcome: str = "Success",
-        nodes: int = 2,
         started_at: float | None = None,
         pinned_status: str | None = None,
     ) -> str:
-        """Start an operation (as AddNodes, StopNodes … would) and return its TaskId."""
+        """Start ``operation`` (now unless ``started_at`` says otherwise) and return its TaskId."""
         cluster = self._cluster(cluster_id)
-        if outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {OUTCOMES}")
-        if total_steps < 1 or step_seconds <= 0 or nodes < 0:
-            raise ValueError("total_steps must be >= 1, step_seconds > 0, nodes >= 0")
-        instances = tuple(self._instances(cluster, task_type, nodes))
-        failing = (
-            len(instances)
-            if outcome == "Fail"
-            else (max(1, len(instances) // 2) if outcome == "PartialFail" else 0)
+        instances = tuple(self._instances(cluster, operation.task_type, operation.nodes))
+        failing = {"Fail": len(instances), "PartialFail": max(1, len(instances) // 2)}.get(
+            operation.outcome, 0
         )
         task = SimTask(
             task_id=self._uuid(),
             cluster_id=cluster_id,
-            task_type=task_type,
+            task_type=operation.task_type,
             started_at=self.clock.now() if started_at is None else started_at,
-            total_steps=total_steps,
-            step_seconds=step_seconds,
-            outcome=outcome,
+            total_steps=operation.total_steps,
+            step_seconds=operation.step_seconds,
+            outcome=operation.outcome,
             instances=instances,
             failed_ids=frozenset(i["InstanceId"] for i in instances[len(instances) - failing :]),
             request={"requestId": self._uuid(), "uid": _UID, "bid": _BID, "clusterId": cluster_id},
@@ -217,7 +213,9 @@ class Model:
         """Add ``count`` AddComputes tasks pinned at ``status`` (any string), started now."""
         outcome = status if status in OUTCOMES else "Success"
         return [
-            self.start_task(cluster_id, "AddComputes", outcome=outcome, nodes=1, pinned_status=status)
+            self.start_task(
+                cluster_id, Operation("AddComputes", outcome=outcome, nodes=1), pinned_status=status
+            )
             for _ in range(count)
         ]
 
@@ -247,15 +245,7 @@ class Model:
             op = activity.operations[self._activity_turn % len(activity.operations)]
             ids = list(self.clusters)
             cluster_id = ids[self._activity_turn % len(ids)]
-            self.start_task(
-                cluster_id,
-                op.task_type,
-                total_steps=op.total_steps,
-                step_seconds=op.step_seconds,
-                outcome=op.outcome,
-                nodes=op.nodes,
-                started_at=self._next_activity_at,
-            )
+            self.start_task(cluster_id, op, started_at=self._next_activity_at)
             self._activity_turn += 1
             self._next_activity_at += activity.every_seconds
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +45,7 @@ class TaskSpec(_Spec):
     """One task of a scenario cluster."""
 
     task_type: str = Field(alias="type")
-    outcome: str = "Success"
+    outcome: Literal["Success", "Fail", "PartialFail"] = "Success"
     steps: int = Field(default=5, ge=1)
     step_seconds: float = Field(default=10.0, gt=0)
     start: float = 0.0
@@ -102,11 +102,7 @@ class Scenario(_Spec):
             for task in cluster.tasks:
                 model.start_task(
                     cluster.cluster_id,
-                    task.task_type,
-                    total_steps=task.steps,
-                    step_seconds=task.step_seconds,
-                    outcome=task.outcome,
-                    nodes=task.nodes,
+                    task.as_operation(),
                     started_at=now + task.start,
                     pinned_status=task.status,
                 )

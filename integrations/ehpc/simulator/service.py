@@ -18,7 +18,7 @@ from integrations.ehpc.simulator.actions import ACTIONS, API_VERSION
 from integrations.ehpc.simulator.auth import Authenticator, IncomingRequest
 from integrations.ehpc.simulator.errors import ApiError, error_body, new_request_id
 from integrations.ehpc.simulator.faults import Fault, FaultKind, FaultPlan
-from integrations.ehpc.simulator.model import Clock, Model
+from integrations.ehpc.simulator.model import Clock, Model, Operation
 from integrations.ehpc.simulator.scenario import Scenario
 
 __all__ = ["Answer", "RequestRecord", "Simulator"]
@@ -88,14 +88,14 @@ class Simulator:
     ) -> str:
         """Start an operation now, one step per ``step_seconds`` virtual seconds; returns its TaskId."""
         with self._lock:
-            return self._model.start_task(
-                cluster_id,
-                task_type,
+            operation = Operation(
+                task_type=task_type,
+                outcome=outcome,
                 total_steps=total_steps,
                 step_seconds=step_seconds,
-                outcome=outcome,
                 nodes=nodes,
             )
+            return self._model.start_task(cluster_id, operation)
 
     def add_tasks(self, cluster_id: str, count: int, *, status: str = "Success") -> list[str]:
         """Add ``count`` tasks that stay at ``status`` for ever (for paging tests)."""
