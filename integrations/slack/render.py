@@ -20,6 +20,7 @@ from integrations.ehpc.task import Instance, Task, TaskError, TaskStatus
 __all__ = [
     "MAX_BLOCKS",
     "MAX_TEXT",
+    "STATUS_EMOJI",
     "SlackMessage",
     "escape",
     "progress_bar",
@@ -38,7 +39,7 @@ _BAR_WIDTH = 10
 
 Block = dict[str, Any]
 
-_STATUS_EMOJI = {
+STATUS_EMOJI = {  # the status visual every Slack surface uses
     TaskStatus.PROCESSING: ":hourglass_flowing_sand:",
     TaskStatus.SUCCESS: ":white_check_mark:",
     TaskStatus.FAIL: ":x:",
@@ -85,7 +86,7 @@ def render_task_message(
     *, task: Task, cluster_name: str, first_seen: datetime, now: datetime
 ) -> SlackMessage:
     """The parent message of a task, edited in place as it progresses and when it ends."""
-    title = f"{_STATUS_EMOJI[task.status]} *{escape(task.label)}* on *{escape(cluster_name)}*"
+    title = f"{STATUS_EMOJI[task.status]} *{escape(task.label)}* on *{escape(cluster_name)}*"
     status = _status_words(task)
     elapsed = _duration(now - first_seen)
     fields = [
@@ -107,7 +108,7 @@ def render_task_message(
 def render_final_reply(*, task: Task, cluster_name: str) -> SlackMessage:
     """The thread reply when a task ends: nodes added, errors, and for PartialFail which nodes failed."""
     headline = (
-        f"{_STATUS_EMOJI[task.status]} *{escape(task.label)}* on *{escape(cluster_name)}* "
+        f"{STATUS_EMOJI[task.status]} *{escape(task.label)}* on *{escape(cluster_name)}* "
         f"finished: {_status_words(task)}"
     )
     blocks: list[Block] = [_section(headline)]
@@ -146,18 +147,20 @@ def render_stalled_warning(
 def render_digest(*, transitions: Sequence[Transition], now: datetime) -> SlackMessage:
     """One message summarizing many finished tasks, sent instead of a flood when a channel is over budget.
 
-    Each task gets one line; lines fill sections of at most 3,000 characters, and past 50 blocks the last
-    one ends with "…and N more" (the counts in the header always cover every task).
+    Each task gets one line; lines fill sections of at most 3,000 characters, and when the message would
+    pass 40,000 characters the last section ends with "…and N more" (the header counts every task). About
+    250 tasks fit in full: :data:`worker.ratelimit.DIGEST_SIZE` keeps each digest below that.
     """
     counts = Counter(transition.task.status for transition in transitions)
     summary = ", ".join(
-        f"{_STATUS_EMOJI[status]} {counts[status]} {_STATUS_WORDS[status].lower()}" for status in counts
+        f"{STATUS_EMOJI[status]} {counts[status]} {_STATUS_WORDS[status].lower()}" for status in counts
     )
     header = f"*{len(transitions)} E-HPC tasks finished* ({summary})"
     lines = [_digest_line(transition, now=now) for transition in transitions]
     blocks: list[Block] = [_section(header)]
     chunks = _chunk_lines(lines, MAX_TEXT)
-    room = MAX_BLOCKS - 2  # the header and the context block
+    # Sections are cut at 3,000 characters; their count keeps the whole message within 40,000.
+    room = min(MAX_BLOCKS - 2, (MAX_FALLBACK - len(header) - 500) // MAX_TEXT)
     if len(chunks) > room:
         overflow = [line for chunk in chunks[room - 1 :] for line in chunk]
         chunks = [*chunks[: room - 1], [_bounded_lines("", overflow, MAX_TEXT)]]
@@ -183,8 +186,8 @@ def render_cluster_problem(*, cluster_name: str, code: str, message: str) -> Sla
 
 def _status_words(task: Task) -> str:
     if task.status is TaskStatus.UNKNOWN and task.raw_status:
-        return f"{_STATUS_EMOJI[task.status]} {escape(task.raw_status)}"
-    return f"{_STATUS_EMOJI[task.status]} {_STATUS_WORDS[task.status]}"
+        return f"{STATUS_EMOJI[task.status]} {escape(task.raw_status)}"
+    return f"{STATUS_EMOJI[task.status]} {_STATUS_WORDS[task.status]}"
 
 
 def _duration(delta: timedelta) -> str:
@@ -215,7 +218,7 @@ def _error_line(error: TaskError) -> str:
 def _digest_line(transition: Transition, *, now: datetime) -> str:
     task = transition.task
     return (
-        f"{_STATUS_EMOJI[task.status]} {escape(task.label)} on {escape(transition.cluster_name)} "
+        f"{STATUS_EMOJI[task.status]} {escape(task.label)} on {escape(transition.cluster_name)} "
         f"· `{escape(_clip(task.task_id, 80))}` · {_duration(now - transition.first_seen)}"
     )
 
