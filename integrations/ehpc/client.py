@@ -37,7 +37,7 @@ from alibabacloud_tea_openapi.utils_models import Config as SdkConfig
 from darabonba.policy.retry import RetryOptions
 from pydantic import SecretStr, ValidationError
 
-from integrations.ehpc.errors import RetryableEhpcError, sdk_errors
+from integrations.ehpc.errors import RetryableEhpcError, redact_http_logs, sdk_errors
 from integrations.ehpc.schema import ListTasksPage
 from integrations.ehpc.task import Task, normalize
 
@@ -105,6 +105,7 @@ class EhpcClient:
         selects the older RPC V1 HMAC-SHA1 signing; the default is the SDK's ACS3-HMAC-SHA256.
         """
         host, protocol = _parse_endpoint(endpoint, region=region)
+        redact_http_logs()
         self._credentials = _CredentialTap(
             _credential_client(
                 access_key_id=access_key_id,

@@ -1,7 +1,7 @@
 """What can go wrong when asking E-HPC, sorted by what the caller should do about it.
 
 Error hierarchy (raised by :class:`~integrations.ehpc.client.EhpcClient`; the SDK's own exceptions never
-leave this package, and :func:`translate` is the one place they are caught)::
+leave this package: :func:`sdk_errors` is the one place they are caught, :func:`translate` sorts them)::
 
     EhpcError                  base: ``code``, ``http_status``, ``request_id``, ``message``; never a secret
     ├── RetryableEhpcError     asking again later may work: ServiceUnavailable, UnknownError, InternalError,
@@ -13,26 +13,30 @@ leave this package, and :func:`translate` is the one place they are caught)::
     └── PermanentEhpcError     asking again cannot help: InvalidParams, Missing*, NotEnabled, ClusterNotFound,
                                NotAuthorized, signature and credential errors (SignatureDoesNotMatch,
                                InvalidAccessKeyId.*, InvalidTimeStamp.Expired, SignatureNonceUsed, ...),
-                               InvalidAction.*; unknown codes with HTTP 4xx or without a status
+                               InvalidAction.*, credentials the chain can't find; unknown codes with HTTP
+                               4xx or without a status
 
 Local codes (no HTTP answer to take one from): ``Timeout``, ``ConnectionError``, ``NonJsonBody``,
-``UnexpectedShape``, ``CredentialsUnavailable``.
+``UnexpectedShape``, ``CredentialsUnavailable``, and the client's ``ListingUnstable`` (retryable).
 
 Secrets: a ``SignatureDoesNotMatch`` message echoes the server's string-to-sign, which for RPC V1 signing
 carries the ``SecurityToken`` query parameter (percent-encoded twice), and a transport error's text can
 carry the request URL. :func:`translate` replaces every known secret (raw or percent-encoded) and every
 ``SecurityToken``/``Signature``-shaped value with ``***``, and the translated error is raised ``from None``
 so that no SDK exception (whose ``last_request`` holds the signed headers) rides along in a traceback.
+Below the SDK, urllib3 logs each request URL at DEBUG (RPC V1: ``SecurityToken`` included) and darabonba
+logs every header with ``DEBUG=sdk``: :func:`redact_http_logs` masks those records too.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 from alibabacloud_credentials.exceptions import CredentialException
 from darabonba.exceptions import ResponseException, RetryError
@@ -43,12 +47,20 @@ __all__ = [
     "PermanentEhpcError",
     "RetryableEhpcError",
     "is_retryable_code",
+    "redact_http_logs",
     "sdk_errors",
     "translate",
 ]
 
 _MASK = "***"
-_MAX_MESSAGE = 500
+_MAX_MESSAGE = 2000  # room for a V1 string-to-sign, whose STS token alone can be 1,000 characters
+
+# RFC 3986 (the signers), form encoding (a query string as requests writes it), and '/' left alone.
+_ENCODINGS: tuple[Callable[[str], str], ...] = (
+    partial(quote, safe=""),
+    partial(quote, safe="/"),
+    partial(quote_plus, safe=""),
+)
 
 _RETRYABLE_CODES = frozenset(
     {"ServiceUnavailable", "UnknownError", "InternalError", "DbError", "RedisError", "ServiceTimeout"}
@@ -72,14 +84,19 @@ _PERMANENT_CODES = frozenset(
 _RETRYABLE_PREFIXES = ("Throttling",)
 _PERMANENT_PREFIXES = ("Missing", "Invalid", "Forbidden", "Signature", "NotAuthorized")
 
-# Values that look like credentials wherever they turn up: a query parameter in any layer of percent-encoding
-# (``SecurityToken=``, ``SecurityToken%3D``, ``SecurityToken%253D``) or a signed header line.
-_SECRET_SHAPES = re.compile(
-    r"(?P<name>(?:SecurityToken|AccessKeySecret|Signature|BearerToken)(?:=|%3D|%253D))"
-    r"(?P<value>.*?)(?=&|%26|%2526|\s|'|\"|$)"
-    r"|(?P<header>(?:x-acs-security-token|x-acs-bearer-token|authorization):)(?P<hvalue>[^\n]*)",
-    re.IGNORECASE,
+# Values that look like credentials wherever they turn up, each form ending where its separator begins: a
+# query parameter in a URL (``SecurityToken=…&``), in a string-to-sign (``SecurityToken%3D…%26``), that
+# encoded once more (``SecurityToken%253D…%2526``), or a header line (``x-acs-security-token: …``).
+_PARAM = r"(?:SecurityToken|AccessKeySecret|Signature|BearerToken)"
+_SECRET_SHAPES = (
+    re.compile(rf"({_PARAM}=)[^&\s'\"]*", re.IGNORECASE),
+    re.compile(rf"({_PARAM}%3D).*?(?=%26|&|\s|'|\"|$)", re.IGNORECASE),
+    re.compile(rf"({_PARAM}%253D).*?(?=%2526|%26|&|\s|'|\"|$)", re.IGNORECASE),
+    re.compile(r"((?:x-acs-security-token|x-acs-bearer-token|authorization)\s*:)[^\n]*", re.IGNORECASE),
 )
+# Loggers of the HTTP stack below the SDK that write request lines or headers (urllib3 at DEBUG writes the
+# URL, which under RPC V1 signing carries SecurityToken; darabonba with DEBUG=sdk writes every header).
+_HTTP_LOGGERS = ("urllib3.connectionpool", "darabonba-core", "credentials")
 
 
 def _rebuild(cls: type[EhpcError], fields: dict[str, Any]) -> EhpcError:
@@ -215,7 +232,7 @@ def _from_transport(inner: BaseException | None, masks: tuple[str, ...]) -> Ehpc
         code = "Timeout" if "timed out" in detail.lower() else "ConnectionError"
         return RetryableEhpcError(f"no answer from E-HPC: {detail}", code=code)
     detail = _scrub(str(inner) if inner is not None else "no answer", masks)
-    if isinstance(inner, json.JSONDecodeError | UnicodeDecodeError):
+    if _is_json_failure(inner):
         return RetryableEhpcError(
             f"E-HPC answered with a body that is not JSON: {detail}", code="NonJsonBody"
         )
@@ -223,6 +240,13 @@ def _from_transport(inner: BaseException | None, masks: tuple[str, ...]) -> Ehpc
     return RetryableEhpcError(
         f"E-HPC answered with an unexpected shape: {type(inner).__name__}: {detail}", code="UnexpectedShape"
     )
+
+
+def _is_json_failure(inner: BaseException | None) -> bool:
+    """darabonba reports an unparsable body as a RuntimeError ("Failed to parse the value as json …")."""
+    if isinstance(inner, ValueError | UnicodeDecodeError):
+        return True
+    return isinstance(inner, RuntimeError) and "as json" in str(inner)
 
 
 def _classified(
@@ -247,24 +271,38 @@ def _text(value: object) -> str | None:
 
 
 def _masks(secrets: Iterable[str]) -> tuple[str, ...]:
-    """Each secret as it may appear: raw, percent-encoded once (query) and twice (string-to-sign)."""
+    """Each secret as it may appear: raw, encoded once (query) and twice (string-to-sign), either way."""
     forms: set[str] = set()
     for secret in secrets:
         if not secret:
             continue
-        once = quote(secret, safe="")
-        forms.update({secret, once, quote(once, safe="")})
+        once = {encode(secret) for encode in _ENCODINGS}
+        forms.update({secret, *once, *(encode(form) for form in once for encode in _ENCODINGS)})
     return tuple(sorted(forms, key=len, reverse=True))
 
 
-def _scrub(text: str, masks: tuple[str, ...]) -> str:
+def _scrub(text: str, masks: tuple[str, ...], *, limit: int | None = _MAX_MESSAGE) -> str:
     for secret in masks:
         text = text.replace(secret, _MASK)
-    text = _SECRET_SHAPES.sub(_mask_match, text)
-    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "…"
+    for shape in _SECRET_SHAPES:
+        text = shape.sub(rf"\1{_MASK}", text)
+    return text if limit is None or len(text) <= limit else text[:limit] + "…"
 
 
-def _mask_match(match: re.Match[str]) -> str:
-    if match.group("header"):
-        return match.group("header") + _MASK
-    return match.group("name") + _MASK
+class _RedactCredentials(logging.Filter):
+    """Rewrites a log record whose text holds a credential-shaped value, masking the value."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        scrubbed = _scrub(text, (), limit=None)
+        if scrubbed != text:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+def redact_http_logs() -> None:
+    """Mask credential-shaped values in the HTTP stack's log records (idempotent; the client calls it)."""
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactCredentials) for f in logger.filters):
+            logger.addFilter(_RedactCredentials())
