@@ -164,11 +164,11 @@ class SlackNotifier:
         channel: str,
         refs: MessageRefStore,
         base_url: str = DEFAULT_BASE_URL,
-        timeout: float = 10.0,
+        timeout: int = 10,
         history_limit: int = 200,
     ) -> None:
         # retry_handlers=[]: the caller owns the retry policy (Celery countdowns), the SDK must not sleep.
-        self._client = WebClient(token=token, base_url=base_url, timeout=int(timeout), retry_handlers=[])
+        self._client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
         self._channel = channel
         self._refs = refs
         self._history_limit = history_limit
