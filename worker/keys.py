@@ -47,7 +47,7 @@ class Keys:
 
     # worker/outbox.py: the transactional outbox and per-destination delivery.
     def outbox(self) -> str:
-        """Stream: one entry per task whose log grew (field ``task_key``)."""
+        """Stream: one entry per observed page that logged transitions (field ``task_keys``, a JSON list)."""
         return self._key("outbox")
 
     def delivery_cursor(self, *, destination: str, task_key: str) -> str:

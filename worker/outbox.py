@@ -1,10 +1,10 @@
 """From logged transitions to deliveries: the outbox stream, per-destination cursors, and leases.
 
-:mod:`worker.state` appends each transition to its task's log and, in the same Lua call, adds the
-``task_key`` to the outbox stream. A dispatcher reads the stream in a consumer group (:class:`Outbox`),
-schedules one delivery per (destination, task_key), then acks. If it crashes before acking, the entry stays
-pending and :meth:`Outbox.reclaim` hands it to another dispatcher after ``min_idle``: nothing is lost, at
-worst a task is scheduled twice, which the cursors make harmless.
+:mod:`worker.state` appends each transition to its task's log and, in the same Lua call, adds one entry
+listing the page's changed tasks to the outbox stream. A dispatcher reads the stream in a consumer group
+(:class:`Outbox`), schedules one delivery per (destination, task_key), then acks. If it crashes before
+acking, the entry stays pending and :meth:`Outbox.reclaim` hands it to another dispatcher after
+``min_idle``: nothing is lost, at worst a task is scheduled twice, which the cursors make harmless.
 
 A delivery for (destination, task_key) holds that pair's :class:`Lease` (so two workers never deliver one
 task at once), sends every logged transition after :meth:`DeliveryLedger.cursor` in order, and calls
@@ -17,6 +17,7 @@ Every lease has an owner token and a TTL: only its owner releases it, and a cras
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,10 +34,10 @@ __all__ = ["DeliveryLedger", "Lease", "Outbox", "OutboxEntry"]
 
 @dataclass(frozen=True)
 class OutboxEntry:
-    """One outbox record: the task whose log grew."""
+    """One outbox record: the tasks whose log grew in one observed page."""
 
     entry_id: str
-    task_key: str
+    task_keys: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -145,5 +146,6 @@ def _entries(messages: Sequence[tuple[bytes | str, dict[bytes | str, bytes | str
     entries = []
     for entry_id, fields in messages:
         decoded = {reply_text(name): reply_text(value) for name, value in fields.items()}
-        entries.append(OutboxEntry(entry_id=reply_text(entry_id), task_key=decoded["task_key"]))
+        task_keys = tuple(json.loads(decoded["task_keys"]))
+        entries.append(OutboxEntry(entry_id=reply_text(entry_id), task_keys=task_keys))
     return entries

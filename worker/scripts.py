@@ -22,7 +22,8 @@ def reply_text(value: bytes | str) -> str:
 #       11 the page as one JSON array (one argument: packing thousands is what costs most), one
 #       [task id, class (R running, F final, U unknown), status, step, total steps (-1 when unknown),
 #       task JSON text] per task, in KEYS order.
-# Returns every transition emitted, in order, as emit() describes it.
+# Returns every transition emitted, in order, as emit() describes it. The task's JSON text is spliced into
+# the log's JSON as is: a cjson round trip would turn its empty lists into objects.
 OBSERVE_PAGE = """
 local now = tonumber(ARGV[1])
 local now_s = ARGV[2]
@@ -37,6 +38,7 @@ local running, finished, outbox = KEYS[1], KEYS[2], KEYS[4]
 local baseline = redis.call('EXISTS', KEYS[3]) == 1
 local announce_new_running = baseline or ARGV[4] == '1'
 local out = {}
+local changed = {}
 local finished_added = false
 
 local function seconds(ms)
@@ -46,69 +48,69 @@ end
 -- Log one transition of the page's task t and return it as
 -- {page index, kind, sequence, first seen (ms), previous step (-1 for none), fingerprint}.
 local function emit(t, kind, detail, first_seen, previous_step)
-  local seq = redis.call('HINCRBY', t.sk, 'seq', 1)
+  t.seq = t.seq + 1
   local prev = -1
   if previous_step ~= nil and previous_step >= 0 then prev = previous_step end
   local fingerprint = t.key .. '/' .. kind .. '/' .. detail
-  local json = '{"kind":"' .. kind .. '","sequence":' .. string.format('%d', seq)
+  local json = '{"kind":"' .. kind .. '","sequence":' .. string.format('%d', t.seq)
     .. ',"fingerprint":' .. cjson.encode(fingerprint) .. ',"task_key":' .. cjson.encode(t.key)
     .. ',' .. cluster_json .. ',"first_seen":' .. seconds(first_seen) .. ',"observed_at":' .. now_s
     .. ',"previous_step":' .. (prev >= 0 and string.format('%d', prev) or 'null')
     .. ',"task":' .. t.json .. '}'
   redis.call('RPUSH', t.lk, json)
-  out[#out + 1] = {t.i, kind, seq, tonumber(first_seen), prev, fingerprint}
+  out[#out + 1] = {t.i, kind, t.seq, tonumber(first_seen), prev, fingerprint}
+  if changed[#changed] ~= t.key then changed[#changed + 1] = t.key end
 end
 
-local function finish(sk, lk, task_id)
+local function finish(t, task_id)
   redis.call('SREM', running, task_id)
   redis.call('ZADD', finished, now, task_id)
-  redis.call('PEXPIRE', sk, retention)
-  redis.call('PEXPIRE', lk, retention)
+  redis.call('PEXPIRE', t.sk, retention)
+  redis.call('PEXPIRE', t.lk, retention)
   finished_added = true
 end
 
+-- Per task: one HMGET and one HSET, plus a few writes when something happened.
 for i, item in ipairs(cjson.decode(ARGV[11])) do
   local task_id, class, status, step, total, task_json = unpack(item)
-  local sk, lk = KEYS[4 + 2 * i - 1], KEYS[4 + 2 * i]
-  local task_key = cluster_id .. '/' .. task_id
-  local t = {i = i, sk = sk, lk = lk, key = task_key, json = task_json}
-  local before = #out
+  local t = {i = i, sk = KEYS[3 + 2 * i], lk = KEYS[4 + 2 * i], key = cluster_id .. '/' .. task_id,
+    json = task_json, seq = 0}
+  local st = class ~= 'U' and redis.call('HMGET', t.sk, 'step', 'first_seen', 'step_since', 'announce',
+    'stalled_step', 'first_step', 'final', 'seq')
   -- A final task never changes again. Its hash says so while it lasts; the finished set remembers longer.
-  local st = class ~= 'U' and redis.call('HMGET', sk, 'step', 'first_seen', 'step_since', 'announce',
-    'stalled_step', 'first_step', 'final')
   if not st or st[7] == '1' or (not st[1] and redis.call('ZSCORE', finished, task_id)) then
     -- nothing to do: unknown status, or known final
   elseif not st[1] then
     if class == 'R' then
       local announce = announce_new_running and '1' or '0'
-      redis.call('HSET', sk, 'status', status, 'step', step, 'total', total, 'first_seen', now,
-        'last_seen', now, 'step_since', now, 'first_step', step, 'seq', 0, 'announce', announce,
-        'final', 0, 'stalled_step', '')
-      redis.call('SADD', running, task_id)
       if announce == '1' then emit(t, 'started', status, now, nil) end
+      redis.call('HSET', t.sk, 'status', status, 'step', step, 'total', total, 'first_seen', now,
+        'last_seen', now, 'step_since', now, 'first_step', step, 'seq', t.seq, 'announce', announce)
+      redis.call('SADD', running, task_id)
     elseif baseline or source ~= 'archive' then
       -- Seen for the first time already final: it started and ended between two polls.
-      redis.call('HSET', sk, 'status', status, 'step', step, 'total', total, 'first_seen', now,
-        'last_seen', now, 'step_since', now, 'first_step', step, 'seq', 0, 'announce', 1, 'final', 1)
       emit(t, 'finished', status, now, nil)
-      finish(sk, lk, task_id)
+      redis.call('HSET', t.sk, 'status', status, 'step', step, 'total', total, 'first_seen', now,
+        'last_seen', now, 'step_since', now, 'first_step', step, 'seq', t.seq, 'announce', 1, 'final', 1)
+      finish(t, task_id)
     else
       -- Baseline: history that ended before we watched is remembered, never announced.
       redis.call('ZADD', finished, now, task_id)
       finished_added = true
     end
   else
+    t.seq = tonumber(st[8])
     local old_step, first_seen = tonumber(st[1]), st[2]
     local announced = st[4] == '1'
-    redis.call('HSET', sk, 'last_seen', now)
+    local fields = {'last_seen', now}
     if class == 'F' then
-      redis.call('HSET', sk, 'status', status, 'step', step, 'total', total, 'final', 1)
       if announced then emit(t, 'finished', status, first_seen, old_step) end
-      finish(sk, lk, task_id)
+      fields = {'last_seen', now, 'status', status, 'step', step, 'total', total, 'final', 1}
+      finish(t, task_id)
     elseif step >= 0 and (old_step < 0 or step > old_step) then
-      redis.call('HSET', sk, 'status', status, 'step', step, 'total', total, 'step_since', now)
+      fields = {'last_seen', now, 'status', status, 'step', step, 'total', total, 'step_since', now}
       if old_step < 0 then
-        redis.call('HSET', sk, 'first_step', step)
+        fields[#fields + 1], fields[#fields + 2] = 'first_step', step
       elseif announced then
         emit(t, 'progressed', string.format('%d', step), first_seen, old_step)
       end
@@ -121,14 +123,17 @@ for i, item in ipairs(cjson.decode(ARGV[11])) do
         limit = math.max(stall_min, stall_factor * mean)
       end
       if now - step_since >= limit then
-        redis.call('HSET', sk, 'stalled_step', step)
+        fields = {'last_seen', now, 'stalled_step', step}
         emit(t, 'stalled', string.format('%d', step), first_seen, old_step)
       end
     end
+    fields[#fields + 1], fields[#fields + 2] = 'seq', t.seq
+    redis.call('HSET', t.sk, unpack(fields))
   end
-  if #out > before then redis.call('XADD', outbox, '*', 'task_key', task_key) end
 end
 
+-- One outbox entry per page that changed something: the keys of the tasks whose log grew.
+if #changed > 0 then redis.call('XADD', outbox, '*', 'task_keys', cjson.encode(changed)) end
 if finished_added then redis.call('ZREMRANGEBYRANK', finished, 0, -(memory + 1)) end
 return out
 """

@@ -7,8 +7,9 @@ still produce each transition exactly once. Per task (``task_key`` = ``<cluster_
 - a hash: ``status``, ``step``, ``total``, ``first_seen``/``last_seen``/``step_since`` (epoch ms),
   ``first_step``, ``seq`` (last transition's sequence), ``final``, ``announce`` (0 for a task recorded
   silently, which then never produces a transition), ``stalled_step``;
-- a log list: each transition's JSON, index = sequence - 1. In the same script the ``task_key`` is added to
-  the outbox stream (:mod:`worker.outbox`): a transactional outbox, so a crash after the diff loses nothing.
+- a log list: each transition's JSON, index = sequence - 1. In the same script one outbox entry lists the
+  page's changed tasks (:mod:`worker.outbox`): a transactional outbox, so a crash after the diff loses
+  nothing.
 
 Rules, in the order the script applies them:
 
