@@ -1,0 +1,305 @@
+"""The ``EHPC_CONFIG`` YAML file: clusters, named targets and ordered routes, validated at load.
+
+Example (every key is documented in docs/integrations.md)::
+
+    clusters:
+      - {id: ehpc-hz-prod01, name: prod, region: cn-hangzhou, labels: {env: prod}}
+    targets:
+      - {name: oncall, type: pagerduty, routing_key_env: PD_ROUTING_KEY}
+    routes:
+      - {match: {statuses: [Fail, PartialFail], labels: {env: prod}}, targets: [oncall], continue: true}
+      - {targets: [slack]}
+    default_targets: [slack]
+
+Why it is strict: a typo in a routing file silently drops pages. So unknown fields, unknown target types,
+duplicate names, duplicate YAML keys, routes naming unknown targets or clusters, and secrets whose
+environment variable is unset are all load errors, reported together, each as ``file:line: field: what``.
+Line numbers come from the YAML node tree (``yaml.compose``), matched to pydantic's error locations.
+
+A target named ``slack`` (type ``slack``) exists even when the file does not declare it, and without
+``routes`` and ``default_targets`` everything goes to it: the env-only setup
+(:meth:`BridgeConfig.from_env_defaults`) is exactly that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from integrations.base import TransitionKind
+from integrations.ehpc.task import TaskStatus, TaskType
+from integrations.registry import REGISTRY
+from integrations.target import SlackTarget, TargetConfig
+
+__all__ = [
+    "DEFAULT_TARGET",
+    "BridgeConfig",
+    "ClusterConfig",
+    "ConfigError",
+    "Route",
+    "RouteMatch",
+    "load_config",
+]
+
+DEFAULT_TARGET = "slack"
+Loc = tuple[str | int, ...]
+
+
+class ConfigError(Exception):
+    """The configuration file is unusable; ``problems`` holds one ``file:line: field: what`` per issue."""
+
+    def __init__(self, path: Path, problems: Sequence[str]) -> None:
+        self.path = path
+        self.problems = list(problems)
+        count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        super().__init__(f"{path}: {count}:\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+class ClusterConfig(BaseModel):
+    """One watched cluster; unset values fall back to the environment's (``EHPC_POLL_INTERVAL`` …)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, pattern=r"^\S+$")
+    name: str | None = None
+    region: str | None = None
+    poll_interval: float | None = Field(default=None, gt=0)
+    slack_channel: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    announce_running_on_baseline: bool | None = None
+
+    @property
+    def display_name(self) -> str:
+        """The name people read: ``name``, else the id."""
+        return self.name or self.id
+
+
+class RouteMatch(BaseModel):
+    """Conditions a transition must meet; every given one must hold, an empty list means any."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clusters: tuple[str, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+    task_types: tuple[TaskType, ...] = ()
+    statuses: tuple[TaskStatus, ...] = ()
+    kinds: tuple[TransitionKind, ...] = ()
+
+
+class Route(BaseModel):
+    """One rule: when ``match`` holds, send to ``targets``; stop there unless ``continue`` is true."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    match: RouteMatch = Field(default_factory=RouteMatch)
+    targets: tuple[str, ...] = Field(min_length=1)
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class BridgeConfig(BaseModel):
+    """The whole routing picture: clusters, targets by name, ordered routes, and the default targets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clusters: tuple[ClusterConfig, ...] = ()
+    targets: tuple[TargetConfig, ...] = (SlackTarget(name=DEFAULT_TARGET),)
+    routes: tuple[Route, ...] = ()
+    default_targets: tuple[str, ...] = (DEFAULT_TARGET,)
+    source: Path | None = None
+
+    @classmethod
+    def from_env_defaults(cls, *, cluster_ids: Iterable[str]) -> BridgeConfig:
+        """The env-only setup (``EHPC_CLUSTERS``): those clusters, everything to the Slack target.
+
+        The Slack channel stays unset on the target, so the worker's ``SLACK_CHANNEL`` applies.
+        """
+        return cls(clusters=tuple(ClusterConfig(id=cluster_id) for cluster_id in cluster_ids))
+
+    def target(self, name: str) -> TargetConfig:
+        """The target called ``name``; KeyError if there is none."""
+        for target in self.targets:
+            if target.name == name:
+                return target
+        raise KeyError(name)
+
+    def cluster(self, cluster_id: str) -> ClusterConfig | None:
+        """The cluster ``cluster_id`` as configured, or None when the file does not list it."""
+        return next((cluster for cluster in self.clusters if cluster.id == cluster_id), None)
+
+
+def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> BridgeConfig:
+    """Read and validate ``path``; secrets are read from ``environ`` (default: the process environment).
+
+    Raises :class:`ConfigError` listing every problem found, each with its file and line.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = exc.problem_mark if isinstance(exc, yaml.MarkedYAMLError) else None
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError(path, [f"{path}:{line}: not valid YAML: {exc}"]) from None
+    finally:
+        loader.dispose()
+    checker = _Checker(path=path, root=node)
+    config = checker.validate(data, environ=os.environ if environ is None else environ)
+    if checker.problems or config is None:
+        raise ConfigError(path, checker.problems)
+    return config
+
+
+class _Checker:
+    """Collects problems, each located in the file through the YAML node tree."""
+
+    def __init__(self, *, path: Path, root: yaml.Node | None) -> None:
+        self.path = path
+        self.root = root
+        self._found: list[tuple[int, str]] = []
+        self._duplicate_keys(root, ())
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem as ``file:line: field: what``, in file order."""
+        return [f"{self.path}:{line}: {text}" for line, text in sorted(self._found)]
+
+    def add(self, loc: Loc, message: str, *, line: int | None = None) -> None:
+        """Record ``message`` about the value at ``loc`` (its line found in the node tree)."""
+        field = ".".join(str(part) for part in loc) or "(file)"
+        self._found.append((line or self._line(loc), f"{field}: {message}"))
+
+    def validate(self, data: object, *, environ: Mapping[str, str]) -> BridgeConfig | None:
+        """Validate ``data``; returns None (and records why) when anything is wrong."""
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            self.add((), "the file must be a mapping with clusters, targets, routes")
+            return None
+        self._cross_references(data)
+        if not isinstance(data.get("targets") or [], list):
+            self.add(("targets",), "must be a list of targets")
+        targets = [
+            target
+            for index, raw in enumerate(_list(data.get("targets")))
+            if (target := self._target(index, raw, environ)) is not None
+        ]
+        if not any(target.name == DEFAULT_TARGET for target in targets):
+            targets.append(SlackTarget(name=DEFAULT_TARGET))
+        try:
+            config = BridgeConfig.model_validate(
+                {**data, "targets": targets, "source": self.path}, context={"environ": environ}
+            )
+        except ValidationError as exc:
+            self._pydantic(exc, ())
+            return None
+        return config
+
+    def _target(self, index: int, raw: object, environ: Mapping[str, str]) -> TargetConfig | None:
+        loc: Loc = ("targets", index)
+        if not isinstance(raw, dict):
+            self.add(loc, "must be a mapping with name and type")
+            return None
+        type_name = raw.get("type")
+        if not isinstance(type_name, str):
+            self.add(loc, f"type is required (one of: {', '.join(REGISTRY.types)})")
+            return None
+        try:
+            model = REGISTRY.model_for(type_name)
+        except KeyError as exc:
+            self.add((*loc, "type"), str(exc.args[0]))
+            return None
+        try:
+            return model.model_validate(raw, context={"environ": environ})
+        except ValidationError as exc:
+            self._pydantic(exc, loc)
+            return None
+
+    def _cross_references(self, data: dict[str, Any]) -> None:
+        """Names that must be unique or must exist, checked on the raw data so they always run."""
+        names = [raw.get("name") if isinstance(raw, dict) else None for raw in _list(data.get("targets"))]
+        counts = Counter(name for name in names if isinstance(name, str))
+        for index, name in enumerate(names):
+            if isinstance(name, str) and counts[name] > 1:
+                self.add(("targets", index, "name"), f"duplicate target name {name!r}")
+        ids = [raw.get("id") if isinstance(raw, dict) else None for raw in _list(data.get("clusters"))]
+        id_counts = Counter(cluster_id for cluster_id in ids if isinstance(cluster_id, str))
+        for index, cluster_id in enumerate(ids):
+            if isinstance(cluster_id, str) and id_counts[cluster_id] > 1:
+                self.add(("clusters", index, "id"), f"duplicate cluster id {cluster_id!r}")
+        known = {*counts, DEFAULT_TARGET}
+        hint = f"(known: {', '.join(sorted(known))})"
+        for index, route in enumerate(_list(data.get("routes"))):
+            if not isinstance(route, dict):
+                continue
+            for position, name in enumerate(_list(route.get("targets"))):
+                if isinstance(name, str) and name not in known:
+                    self.add(("routes", index, "targets", position), f"unknown target {name!r} {hint}")
+            match = route.get("match")
+            for position, cluster_id in enumerate(
+                _list(match.get("clusters") if isinstance(match, dict) else None)
+            ):
+                if id_counts and cluster_id not in id_counts:
+                    self.add(
+                        ("routes", index, "match", "clusters", position), f"unknown cluster {cluster_id!r}"
+                    )
+        for position, name in enumerate(_list(data.get("default_targets"))):
+            if isinstance(name, str) and name not in known:
+                self.add(("default_targets", position), f"unknown target {name!r} {hint}")
+
+    def _pydantic(self, exc: ValidationError, prefix: Loc) -> None:
+        for error in exc.errors(include_url=False):
+            loc = (*prefix, *error["loc"])
+            message = error["msg"]
+            if error["type"] == "extra_forbidden":
+                message = "unknown field"
+            self.add(loc, message.removeprefix("Value error, "))
+
+    def _line(self, loc: Loc) -> int:
+        """1-based line of the deepest node ``loc`` reaches (the parent's line for a missing key)."""
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else 1
+        for part in loc:
+            child = _child(node, part)
+            if child is None:
+                break
+            node, line = child
+        return line
+
+    def _duplicate_keys(self, node: yaml.Node | None, loc: Loc) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[object] = set()
+            for key, value in node.value:
+                if key.value in seen:
+                    self.add((*loc, key.value), "duplicate key", line=key.start_mark.line + 1)
+                seen.add(key.value)
+                self._duplicate_keys(value, (*loc, key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._duplicate_keys(item, (*loc, index))
+
+
+def _list(value: object) -> list[Any]:
+    """``value`` if it is a list, else empty (its type error is reported by validation)."""
+    return value if isinstance(value, list) else []
+
+
+def _child(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node, int] | None:
+    """The node under ``node`` at ``part`` and the line to report for it (a key's own line)."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == str(part):
+                return value, key.start_mark.line + 1
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        item = node.value[part]
+        return item, item.start_mark.line + 1
+    return None
