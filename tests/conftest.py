@@ -10,9 +10,13 @@ from pathlib import Path
 import pytest
 import redis
 
+# Never let the credential chain ask an ECS metadata service: no such address exists for tests.
+os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
+
 pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.slack",
+    "tests.fixtures.pipeline",
     "tests.fixtures.vendor_stub",
     "tests.fixtures.servicenow",
 ]

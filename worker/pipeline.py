@@ -167,12 +167,14 @@ def dispatch(rt: Runtime, *, consumer: str, enqueue: Callable[[str, str], None])
     Entries left pending by a dispatcher that died are reclaimed first. An entry is acked only after its
     deliveries are enqueued, so a crash here schedules twice at worst — harmless, cursors dedupe.
     """
+    rt.outbox.ensure_group()
     entries = rt.outbox.reclaim(consumer=consumer, min_idle=OUTBOX_RECLAIM_IDLE)
     entries += rt.outbox.read(consumer=consumer)
     scheduled = 0
-    for entry in entries:
-        for destination in _pending_destinations(rt, task_key=entry.task_key):
-            enqueue(destination, entry.task_key)
+    task_keys = dict.fromkeys(task_key for entry in entries for task_key in entry.task_keys)
+    for task_key in task_keys:
+        for destination in _pending_destinations(rt, task_key=task_key):
+            enqueue(destination, task_key)
             scheduled += 1
     rt.outbox.ack(entry_ids=[entry.entry_id for entry in entries])
     return scheduled

@@ -35,7 +35,10 @@ def _slack_notifiers(rt: Runtime, *, cluster_id: str) -> list[SlackNotifier]:
 def announce_api_problem(rt: Runtime, *, cluster_id: str, error: PermanentEhpcError) -> bool:
     """Announce ``error`` in the cluster's Slack channel unless this very code was the last announced."""
     previous = rt.redis.getset(rt.keys.api_problem(cluster_id=cluster_id), error.code)
-    if previous is not None and (previous.decode() if isinstance(previous, bytes) else previous) == error.code:
+    if (
+        previous is not None
+        and (previous.decode() if isinstance(previous, bytes) else previous) == error.code
+    ):
         return False
     logger.error("permanent ListTasks error for %s: %s", cluster_id, error, extra={"cluster": cluster_id})
     message = render_cluster_problem(

@@ -61,7 +61,9 @@ class Runtime:
         self.ledger = DeliveryLedger(client=self.redis, keys=self.keys)
         self.lookup = Lookup(client=self.redis, keys=self.keys)
         self.mutes = Mutes(client=self.redis, keys=self.keys)
-        self.budget = ChannelBudget(client=self.redis, keys=self.keys)
+        self.budget = ChannelBudget(
+            client=self.redis, keys=self.keys, rate=self.settings.slack_rate, burst=self.settings.slack_burst
+        )
         self.session = new_session()
 
     @classmethod
@@ -95,7 +97,13 @@ class Runtime:
         """The ListTasks client for the cluster's region (one per region, shared by its clusters)."""
         region = self.cluster(cluster_id).region or self.settings.region
         if region not in self._ehpc:
-            self._ehpc[region] = EhpcClient(region=region, endpoint=self.settings.endpoint)
+            self._ehpc[region] = EhpcClient(
+                region=region,
+                endpoint=self.settings.endpoint,
+                access_key_id=self.settings.access_key_id,
+                access_key_secret=self.settings.access_key_secret if self.settings.access_key_id else None,
+                security_token=self.settings.security_token if self.settings.access_key_id else None,
+            )
         return self._ehpc[region]
 
     def slack_channel(self, *, target: SlackTarget, cluster_id: str) -> str:

@@ -40,11 +40,18 @@ class Settings(BaseSettings):
     config_path: Path | None = Field(default=None, alias="EHPC_CONFIG")
     region: str = Field(default="cn-hangzhou", alias="EHPC_REGION")
     endpoint: str | None = Field(default=None, alias="EHPC_ENDPOINT")
+    # Read here (when the settings are built) rather than by the credentials library at its import time;
+    # without them the SDK's standard chain applies (CLI profile, OIDC, ECS RAM role, …).
+    access_key_id: str | None = Field(default=None, alias="ALIBABA_CLOUD_ACCESS_KEY_ID")
+    access_key_secret: SecretStr | None = Field(default=None, alias="ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    security_token: SecretStr | None = Field(default=None, alias="ALIBABA_CLOUD_SECURITY_TOKEN")
     slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_channel: str | None = Field(default=None, alias="SLACK_CHANNEL")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
     slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_rate: float = Field(default=1.0, alias="EHPC_SLACK_RATE", gt=0)  # messages/second/channel
+    slack_burst: int = Field(default=3, alias="EHPC_SLACK_BURST", ge=1)
     slack_edit_interval: float = Field(default=5.0, alias="EHPC_SLACK_EDIT_INTERVAL", ge=0)
     metrics_port: int | None = Field(default=None, alias="EHPC_METRICS_PORT")
 
@@ -67,7 +74,7 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("endpoint", "slack_channel", "config_path", mode="before")
+    @field_validator("endpoint", "slack_channel", "config_path", "access_key_id", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -75,10 +82,12 @@ class Settings(BaseSettings):
     @cached_property
     def secret_values(self) -> tuple[str, ...]:
         """The secret strings this process knows, for the log filter that masks them."""
-        found = [
-            secret.get_secret_value()
-            for secret in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
-            if secret is not None
-        ]
-        found += [os.environ.get(name, "") for name in SECRET_VARIABLES[3:]]
+        secrets = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.access_key_secret,
+            self.security_token,
+        )
+        found = [secret.get_secret_value() for secret in secrets if secret is not None]
         return tuple(value for value in found if len(value) >= 4)
