@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 RATE_LIMIT_WAIT = 60.0  # seconds; the robots' rate windows are per minute
 _SENT_TTL = 7 * 24 * 3600  # longer than any redelivery
+_MIN_TOKEN = 8  # shorter URL parts ("send", "v2") are words, not tokens
 
 
 class RobotTarget(TargetConfig):
@@ -69,6 +71,7 @@ class RobotNotifier(ABC):
         self._session = session
         self._clock = clock
         self._state: StateStore | None = context.state_for(target.name) if context.state_for else None
+        self._secrets = (*target.secret_values(), *_url_tokens(target.webhook_url_env.get()))
 
     @abstractmethod
     def render(self, transition: Transition) -> dict[str, Any]:
@@ -96,7 +99,7 @@ class RobotNotifier(ABC):
             destination=self._target.name,
             json={**signature.fields, **body},
             params=signature.params,
-            secrets=self._target.secret_values(),
+            secrets=self._secrets,
         )
         self._check(
             json_object(response, destination=self._target.name), url=url, status=response.status_code
@@ -110,7 +113,7 @@ class RobotNotifier(ABC):
         if code == 0:
             return
         detail = next((str(answer[f]) for f in self.reply.message_fields if f in answer), "")
-        for secret in self._target.secret_values():
+        for secret in self._secrets:
             detail = detail.replace(secret, "***")
         message = f"{self._target.name}: POST {redact_url(url)} refused with code {code}: {detail[:300]}"
         if code in self.reply.retryable_codes:
@@ -118,6 +121,13 @@ class RobotNotifier(ABC):
                 message, destination=self._target.name, status=status, retry_after=RATE_LIMIT_WAIT
             )
         raise PermanentDeliveryError(message, destination=self._target.name, status=status)
+
+
+def _url_tokens(url: str) -> tuple[str, ...]:
+    """The parts of a webhook URL that a vendor may echo alone: query values and the last path segment."""
+    parts = urlsplit(url)
+    values = [value for _, value in parse_qsl(parts.query)] + [parts.path.rsplit("/", 1)[-1]]
+    return tuple(value for value in values if len(value) >= _MIN_TOKEN)
 
 
 @dataclass(frozen=True)
