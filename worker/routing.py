@@ -124,15 +124,15 @@ def run_routes_cli(argv: Sequence[str]) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="routing file (default: EHPC_CONFIG)")
     parser = argparse.ArgumentParser(prog="ehpc-bridge routes", description="Inspect the routing rules.")
-    parser.add_argument("--config", type=Path, help="routing file (default: EHPC_CONFIG)")
     sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser("show", help="print targets and routes")
-    test = sub.add_parser("test", help="print where a transition would be delivered")
+    sub.add_parser("show", parents=[common], help="print targets and routes")
+    test = sub.add_parser("test", parents=[common], help="print where a transition would be delivered")
+    types = [t.value for t in TaskType if t is not TaskType.UNKNOWN]
     test.add_argument("--cluster", required=True, help="cluster id")
-    test.add_argument(
-        "--type", required=True, choices=[t.value for t in TaskType if t is not TaskType.UNKNOWN]
-    )
+    test.add_argument("--type", required=True, choices=types)
     test.add_argument("--status", required=True, choices=[s.value for s in TaskStatus])
     test.add_argument(
         "--kind",
