@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import redis
+
 from integrations.ehpc.task import Task, TaskStatus, TaskType
 from tests.fixtures.redis_counting import CountingRedis
 from worker.keys import Keys
@@ -31,7 +33,7 @@ REDIS_URL = os.environ.get("EHPC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 @dataclass(frozen=True)
 class Figures:
-    """What one phase measured."""
+    """What one phase measured. CPU figures don't depend on what else the 2 cores are doing."""
 
     phase: str
     states: int
@@ -39,14 +41,27 @@ class Figures:
     seconds: float
     round_trips: int
     transitions: int
+    client_cpu: float  # this process, seconds
+    redis_cpu: float  # the Redis server, seconds (anyone else's commands meanwhile included)
+
+    HEADER = (
+        f"{'phase':<12} {'states':>7} {'pages':>5} {'seconds':>7} {'states/s':>9} {'trips/page':>10} "
+        f"{'transitions':>11} {'client us/state':>15} {'redis us/state':>14}"
+    )
 
     def line(self) -> str:
         """One row of the printed table."""
         return (
-            f"{self.phase:<12} {self.states:>8} {self.pages:>6} {self.seconds:>8.3f} "
-            f"{self.states / self.seconds:>12,.0f} {self.round_trips / self.pages:>10.2f} "
-            f"{self.transitions:>11}"
+            f"{self.phase:<12} {self.states:>7} {self.pages:>5} {self.seconds:>7.3f} "
+            f"{self.states / self.seconds:>9,.0f} {self.round_trips / self.pages:>10.2f} "
+            f"{self.transitions:>11} {self.client_cpu / self.states * 1e6:>15.1f} "
+            f"{self.redis_cpu / self.states * 1e6:>14.1f}"
         )
+
+
+def _redis_cpu(client: redis.Redis) -> float:
+    info = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def _pages(*, cluster: ClusterRef, tasks: int, page_size: int, step_of: dict[int, int]) -> list[list[Task]]:
@@ -82,18 +97,22 @@ def run_phase(
         cluster, page = item
         return len(state.observe_page(cluster=cluster, tasks=page, now=now, source=Source.RUNNING))
 
+    redis_cpu = _redis_cpu(counter.client)
     counter.round_trips = 0
-    started = time.perf_counter()
+    started, client_cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         transitions = sum(pool.map(observe, work))
-    seconds = time.perf_counter() - started
+    seconds, client_cpu = time.perf_counter() - started, time.process_time() - client_cpu
+    round_trips = counter.round_trips
     return Figures(
         phase=name,
         states=sum(len(page) for _cluster, page in work),
         pages=len(work),
         seconds=seconds,
-        round_trips=counter.round_trips,
+        round_trips=round_trips,
         transitions=transitions,
+        client_cpu=client_cpu,
+        redis_cpu=_redis_cpu(counter.client) - redis_cpu,
     )
 
 
@@ -131,14 +150,9 @@ def main() -> None:
             ("steady", work({}), now + timedelta(seconds=30)),
             ("progress", work(advanced), now + timedelta(seconds=60)),
         ]
-        print(
-            f"{args.clusters} clusters x {args.tasks} tasks, pages of {args.page_size}, "
-            f"{args.workers} workers"
-        )
-        print(
-            f"{'phase':<12} {'states':>8} {'pages':>6} {'seconds':>8} {'states/s':>12} {'trips/page':>10} "
-            f"{'transitions':>11}"
-        )
+        size = f"{args.clusters} clusters x {args.tasks} tasks, pages of {args.page_size}"
+        print(f"{size}, {args.workers} workers")
+        print(Figures.HEADER)
         for name, pages, at in phases:
             figures = run_phase(
                 name=name, state=state, counter=counter, work=pages, now=at, workers=args.workers
