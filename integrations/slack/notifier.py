@@ -257,16 +257,22 @@ class SlackNotifier:
             )
             return ref
         shown = ref
-        self._call(
-            "chat.update",
-            lambda: self._client.chat_update(
-                channel=shown.channel,
-                ts=shown.ts,
-                text=message.text,
-                blocks=message.block_list(),
-                metadata=metadata,
-            ),
-        )
+        try:
+            self._call(
+                "chat.update",
+                lambda: self._client.chat_update(
+                    channel=shown.channel,
+                    ts=shown.ts,
+                    text=message.text,
+                    blocks=message.block_list(),
+                    metadata=metadata,
+                ),
+            )
+        except _MessageGone:
+            # Someone deleted the task's message: show the task again rather than fail it for good.
+            ts = self._post(message, channel=self._channel, metadata=metadata)
+            logger.info("task %s: its message was deleted, posted it again (ts %s)", key, ts)
+            shown = MessageRef(channel=self._channel, ts=ts, sequence=transition.sequence)
         updated = replace(shown, sequence=transition.sequence)
         self._refs.put(key, updated)
         return updated
@@ -355,11 +361,17 @@ class SlackNotifier:
             ) from None
 
 
+class _MessageGone(PermanentDeliveryError):
+    """``chat.update`` of a message that no longer exists (deleted in Slack)."""
+
+
 def _api_error(method: str, error: SlackApiError) -> DeliveryError:
     status = error.response.status_code
     data = error.response.data
     code = str(data.get("error", "unknown_error")) if isinstance(data, dict) else "unreadable_answer"
     text = f"Slack {method} failed: {code} (HTTP {status})"
+    if code == "message_not_found":
+        return _MessageGone(text, destination=DESTINATION, status=status)
     if status == 429 or code == "ratelimited":
         retry_after = _retry_after(error.response.headers)
         return RetryableDeliveryError(text, destination=DESTINATION, status=status, retry_after=retry_after)

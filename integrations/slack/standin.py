@@ -173,6 +173,12 @@ class SlackStandIn:
         with self._lock:
             return list(self._requests)
 
+    def delete(self, channel: str, ts: str) -> None:
+        """Delete a message (and its thread) as a person in the channel could."""
+        with self._lock:
+            kept = [m for m in self._messages.get(channel, []) if ts not in (m.ts, m.thread_ts)]
+            self._messages[channel] = kept
+
     def fail_next(
         self, *, count: int = 1, status: int = 429, error: str = "ratelimited", retry_after: int | None = None
     ) -> None:
@@ -304,7 +310,22 @@ def format_message(message: StoredMessage, *, action: str) -> str:
     return "\n".join("  " + line.replace("\n", "\n  ") for line in lines)
 
 
+# The emoji codes ehpc-bridge's messages use, drawn as the terminal can show them.
+_EMOJI = {
+    ":hourglass_flowing_sand:": "⏳",
+    ":white_check_mark:": "✅",
+    ":x:": "❌",
+    ":warning:": "⚠️",
+    ":grey_question:": "❔",
+    ":rotating_light:": "🚨",
+    ":no_entry:": "⛔",
+}
+
+
 def _unescape(text: str) -> str:
+    """Slack's mrkdwn as a terminal would show it: entities decoded, emoji codes drawn."""
+    for code, glyph in _EMOJI.items():
+        text = text.replace(code, glyph)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

@@ -280,3 +280,21 @@ def test_partial_failure_reply_names_the_failed_nodes(
     [reply] = slack_standin.replies(CHANNEL, message.ts)
     assert "i-bad" in reply.text
     assert "<!channel>" not in reply.text
+
+
+def test_a_deleted_parent_message_is_posted_again_on_the_next_change(
+    slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier], refs: RedisMessageRefs
+) -> None:
+    notifier = make_notifier()
+    notifier.send(STARTED)
+    [deleted] = slack_standin.messages(CHANNEL)
+    slack_standin.delete(CHANNEL, deleted.ts)
+
+    notifier.send(FINISHED)
+
+    [message] = slack_standin.messages(CHANNEL)
+    assert message.ts != deleted.ts
+    assert len(slack_standin.replies(CHANNEL, message.ts)) == 1
+    assert refs.get(FINISHED.task_key) == MessageRef(
+        channel=CHANNEL, ts=message.ts, sequence=FINISHED.sequence
+    )

@@ -72,9 +72,11 @@ def test_printer_shows_posts_readably() -> None:
             text="x",
             blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "a &lt;b&gt;"}}],
         )
+        client.chat_postMessage(channel="C1", text="done :white_check_mark:")
 
     assert "#C1 · new" in printed[0]
     assert "a <b>" in printed[0]
+    assert "✅" in printed[1]
 
 
 def test_unknown_channel_and_wrong_token_answer_like_slack() -> None:
