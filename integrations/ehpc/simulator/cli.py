@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+import yaml
+
 from integrations.ehpc.simulator.scenario import default_scenario, load_scenario
 from integrations.ehpc.simulator.server import SimulatorServer
 from integrations.ehpc.simulator.service import Simulator
@@ -36,8 +38,8 @@ def run_simulator_cli(argv: list[str] | None = None) -> int:
     """Parse ``argv``, serve until SIGINT/SIGTERM; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
-    scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
     try:
+        scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
         server = SimulatorServer(
             simulator=Simulator(scenario=scenario, realtime=True, speed=args.speed),
             host=args.host,
@@ -45,7 +47,7 @@ def run_simulator_cli(argv: list[str] | None = None) -> int:
             access_key_id=args.access_key_id,
             access_key_secret=args.access_key_secret,
         )
-    except ValueError as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # a bad file or no AccessKey: say so, no traceback
         parser.error(str(exc))
     stop = threading.Event()
 

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alibabacloud_ehpc20180412.client import Client
 from alibabacloud_ehpc20180412.models import ListTasksRequest
 from alibabacloud_tea_openapi.utils_models import Config
+
+from integrations.ehpc.simulator import run_simulator_cli
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -46,3 +49,15 @@ def test_cli_serves_the_default_scenario_until_sigterm() -> None:
     assert clusters.split() == ["clusters:", "ehpc-hz-demo0001", "ehpc-hz-demo0002", "ehpc-hz-demo0003"]
     assert response.body.total_count >= 3
     assert status == 0
+
+
+@pytest.mark.parametrize("content", [None, "clusters: [{id: x, colour: blue}]", "clusters: [unclosed"])
+def test_cli_refuses_a_bad_scenario_file(tmp_path: Path, content: str | None) -> None:
+    path = tmp_path / "scenario.yaml"
+    if content is not None:
+        path.write_text(content)
+
+    with pytest.raises(SystemExit) as caught:
+        run_simulator_cli(["--scenario", str(path), "--access-key-id", "a", "--access-key-secret", "b"])
+
+    assert caught.value.code == 2
