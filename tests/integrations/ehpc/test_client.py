@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from integrations.ehpc.client import EhpcClient
@@ -215,3 +219,29 @@ def test_v1_signing_is_accepted_too(simulator: SimulatorServer, cluster: str) ->
 
     assert len(client.list_running(cluster)) == 3
     assert [r.style for r in simulator.simulator.requests] == ["v1"]
+
+
+def test_standard_chain_reads_the_environment(simulator: SimulatorServer, cluster: str) -> None:
+    # The credentials package reads the environment once, at import: hence a fresh interpreter.
+    task_id = simulator.simulator.start_task(cluster, "AddComputes")
+    program = (
+        "import sys; from integrations.ehpc.client import EhpcClient; "
+        "print(*[t.task_id for t in EhpcClient(endpoint=sys.argv[1]).list_running(sys.argv[2])])"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")},
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "testAccessKeyId",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testSecret",
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+    }
+
+    done = subprocess.run(
+        [sys.executable, "-c", program, simulator.endpoint, cluster],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert (done.returncode, done.stdout.strip()) == (0, task_id), done.stderr

@@ -237,7 +237,7 @@ def stand_in() -> Iterator[StandIn]:
             """Quiet: the test reads ``state.seen`` instead."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     state.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     yield state
