@@ -12,6 +12,7 @@ import redis
 from integrations.base import PermanentDeliveryError, RetryableDeliveryError, TransitionKind
 from integrations.ehpc.task import Instance, TaskError, TaskStatus
 from integrations.slack.notifier import MessageRef, RedisMessageRefs, SlackNotifier
+from integrations.slack.render import render_cluster_problem
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.slack import make_transition
 from worker.keys import Keys
@@ -298,3 +299,36 @@ def test_a_deleted_parent_message_is_posted_again_on_the_next_change(
     assert refs.get(FINISHED.task_key) == MessageRef(
         channel=CHANNEL, ts=message.ts, sequence=FINISHED.sequence
     )
+
+
+def test_a_digest_posted_before_a_crash_is_not_posted_again(
+    slack_standin: SlackStandIn,
+    make_notifier: Callable[..., SlackNotifier],
+    redis_client: redis.Redis,
+    redis_prefix: str,
+) -> None:
+    crashing = CrashingRefs(
+        client=redis_client, key_for=partial(Keys(redis_prefix).slack_message, destination="slack")
+    )
+    with pytest.raises(Crash):
+        make_notifier(store=crashing).send_digest(transitions=[FINISHED], now=FINISHED.observed_at)
+
+    make_notifier().send_digest(transitions=[FINISHED], now=FINISHED.observed_at)
+
+    assert len(slack_standin.messages(CHANNEL)) == 1
+
+
+def test_post_sends_a_standalone_message(
+    slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier]
+) -> None:
+    problem = render_cluster_problem(
+        cluster_name="genomics", code="NotAuthorized", message="<!channel> denied"
+    )
+
+    ts = make_notifier().post(problem, event_type="ehpc_cluster_problem", key="ehpc-hz-1/NotAuthorized")
+
+    [message] = slack_standin.messages(CHANNEL)
+    assert message.ts == ts
+    assert message.metadata is not None
+    assert message.metadata["event_type"] == "ehpc_cluster_problem"
+    assert "<!channel>" not in message.text
