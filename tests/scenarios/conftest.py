@@ -76,7 +76,7 @@ def processes(stack: Stack, tmp_path: Path) -> Iterator[Processes]:
 def wait_for(
     condition: Callable[[], bool], *, timeout: float = 60.0, why: str = "", logs: Processes | None = None
 ) -> None:
-    """Check ``condition`` every 50 ms until it holds; fail with ``why`` (and the processes' logs) after ``timeout``."""
+    """Check ``condition`` every 50 ms until it holds; fail with ``why`` and the logs after ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
