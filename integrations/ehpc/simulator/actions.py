@@ -10,12 +10,12 @@ as Alibaba Cloud's paged APIs do.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from integrations.ehpc.simulator.errors import ApiError
 from integrations.ehpc.simulator.model import Model
 
-__all__ = ["ACTIONS", "API_VERSION", "list_tasks"]
+__all__ = ["ACTIONS", "API_VERSION", "ActionHandler", "list_tasks"]
 
 API_VERSION = "2018-04-12"
 
@@ -64,4 +64,10 @@ def list_tasks(model: Model, params: Mapping[str, str], *, request_id: str) -> d
     }
 
 
-ACTIONS = {"ListTasks": list_tasks}
+class ActionHandler(Protocol):
+    """Answers one action: the JSON body of a 200, or :class:`ApiError`."""
+
+    def __call__(self, model: Model, params: Mapping[str, str], *, request_id: str) -> dict[str, Any]: ...
+
+
+ACTIONS: dict[str, ActionHandler] = {"ListTasks": list_tasks}

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from integrations.ehpc.simulator.actions import ACTIONS, API_VERSION
+from integrations.ehpc.simulator.actions import ACTIONS, API_VERSION, ActionHandler
 from integrations.ehpc.simulator.auth import Authenticator, IncomingRequest
 from integrations.ehpc.simulator.errors import ApiError, error_body, new_request_id
 from integrations.ehpc.simulator.faults import Fault, FaultKind, FaultPlan
@@ -169,7 +169,7 @@ class Simulator:
             if verified.version != API_VERSION:
                 raise ApiError("InvalidVersion")
             fault = self._faults.next()
-            answer = self._answer(fault, request_id=request_id, params=params, host_id=host_id)
+            answer = self._answer(handler, fault, request_id=request_id, params=params)
         except ApiError as error:
             answer = self._error_answer(error, fault, request_id=request_id, host_id=host_id)
         with self._lock:
@@ -188,7 +188,7 @@ class Simulator:
         return answer
 
     def _answer(
-        self, fault: Fault | None, *, request_id: str, params: dict[str, str], host_id: str
+        self, handler: ActionHandler, fault: Fault | None, *, request_id: str, params: dict[str, str]
     ) -> Answer:
         kind = fault.kind if fault else None
         if fault is not None and kind is FaultKind.ERROR:
@@ -198,7 +198,7 @@ class Simulator:
         if kind is FaultKind.HTML_502:
             return Answer(status=502, headers={"Content-Type": "text/html"}, body=_HTML_502)
         with self._lock:
-            body = ACTIONS["ListTasks"](self._model, params, request_id=request_id)
+            body = handler(self._model, params, request_id=request_id)
         if fault is not None:
             body = _spoil(body, fault)
         return Answer(
