@@ -1,7 +1,9 @@
 """Jira Cloud (REST v3): one issue per failed task, a comment and a transition when the kind recovers.
 
 On a task finishing in Fail/PartialFail: search ``labels = "ehpc-fp-<fingerprint>"`` and create the issue
-only when none exists, so retries and restarts never open a second one. On a task finishing in Success:
+only when none exists, so retries and restarts never open a second one. Jira's search index lags a
+create by a moment, so the created key is also kept in the target's state store (when the worker gives
+one) and checked first: a redelivery right after a create finds it there. On a task finishing in Success:
 find the open issues of the same task type on the same cluster (labels, ``statusCategory != Done``),
 comment on each, transition it when ``resolve_transition`` is set, and label it ``ehpc-recovered``. Other
 transitions are not Jira's business and are ignored. Auth: basic, account email + API token.
@@ -24,7 +26,7 @@ from integrations.jira.render import (
     open_failures_jql,
     recovery_comment,
 )
-from integrations.target import EnvSecret, NotifierContext, TargetConfig
+from integrations.target import EnvSecret, NotifierContext, StateStore, TargetConfig
 from integrations.ticket import BasicAuthApi, TicketNotifier
 
 __all__ = ["JiraNotifier", "JiraTarget"]
@@ -32,6 +34,7 @@ __all__ = ["JiraNotifier", "JiraTarget"]
 log = logging.getLogger(__name__)
 
 _SEARCH_LIMIT = 50
+_REMEMBER_SECONDS = 7 * 24 * 3600  # covers redeliveries; past that the label search alone decides
 
 
 class JiraTarget(TargetConfig):
@@ -52,6 +55,7 @@ class JiraNotifier(TicketNotifier):
 
     def __init__(self, target: JiraTarget, *, session: requests.Session, context: NotifierContext) -> None:
         self._target = target
+        self._state: StateStore | None = context.state_for(target.name) if context.state_for else None
         self._api = BasicAuthApi(
             session=session,
             base_url=target.url,
@@ -61,7 +65,9 @@ class JiraNotifier(TicketNotifier):
         )
 
     def _open(self, transition: Transition) -> None:
-        existing = self._search(fingerprint_jql(transition))
+        remembered = f"issue:{transition.fingerprint}"
+        known = self._state.get(remembered) if self._state is not None else None
+        existing = [known] if known else self._search(fingerprint_jql(transition))
         if existing:
             log.info("%s: issue %s already open for %s", self._target.name, existing[0], transition.task_key)
             return
@@ -71,8 +77,10 @@ class JiraNotifier(TicketNotifier):
             issue_type=self._target.issue_type,
             extra_labels=self._target.labels,
         )
-        created = self._api.call_json("POST", "/rest/api/3/issue", json=body)
-        log.info("%s: opened %s for %s", self._target.name, created.get("key"), transition.task_key)
+        key = str(self._api.call_json("POST", "/rest/api/3/issue", json=body).get("key") or "")
+        if self._state is not None and key:
+            self._state.set(remembered, key, ttl_seconds=_REMEMBER_SECONDS)
+        log.info("%s: opened %s for %s", self._target.name, key, transition.task_key)
 
     def _recover(self, transition: Transition) -> None:
         for key in self._search(open_failures_jql(transition)):
