@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.slack",
     "tests.fixtures.pipeline",
     "tests.fixtures.vendor_stub",
+    "tests.fixtures.prism",
     "tests.fixtures.servicenow",
 ]
 
