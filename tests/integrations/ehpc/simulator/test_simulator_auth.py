@@ -11,6 +11,9 @@ from alibabacloud_ehpc20180412.models import ListTasksRequest
 from alibabacloud_tea_openapi.exceptions import ClientException
 
 from integrations.ehpc.simulator import Simulator, SimulatorServer
+from integrations.ehpc.simulator.auth import SKEW_SECONDS, Authenticator, Credential, IncomingRequest
+from integrations.ehpc.simulator.errors import ApiError
+from integrations.ehpc.simulator.signature import v1_signature, v1_string_to_sign
 from tests.fixtures.simulator import sdk_client, send_v3
 
 
@@ -167,3 +170,67 @@ def test_no_credentials_at_all(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def requests_get(server: SimulatorServer, path: str) -> requests.Response:
     return requests.get(f"{server.endpoint}{path}", timeout=5)
+
+
+def v1_request(*, when: datetime, nonce: str) -> IncomingRequest:
+    """A V1-signed ListTasks request as the server would read it."""
+    params = {
+        "Action": "ListTasks",
+        "Version": "2018-04-12",
+        "Format": "json",
+        "Timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "SignatureNonce": nonce,
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "AccessKeyId": "testAccessKeyId",
+        "ClusterId": "ehpc-hz-v1",
+    }
+    string_to_sign = v1_string_to_sign(method="GET", params=params)
+    params["Signature"] = v1_signature(secret="testSecret", string_to_sign=string_to_sign)
+    return IncomingRequest(method="GET", path="/", query=params, headers={"host": "127.0.0.1"})
+
+
+@pytest.fixture
+def wall() -> list[float]:
+    return [datetime(2026, 1, 1, tzinfo=UTC).timestamp()]
+
+
+@pytest.fixture
+def authenticator(wall: list[float]) -> Authenticator:
+    return Authenticator([Credential("testAccessKeyId", "testSecret")], wall=lambda: wall[0])
+
+
+def test_v1_accepted_with_business_params_only(authenticator: Authenticator, wall: list[float]) -> None:
+    verified = authenticator.verify(v1_request(when=datetime.fromtimestamp(wall[0], UTC), nonce="n1"))
+
+    assert (verified.style, verified.action) == ("v1", "ListTasks")
+    assert verified.params == {"ClusterId": "ehpc-hz-v1"}
+
+
+@pytest.mark.parametrize(
+    ("shift", "nonce_again", "code"),
+    [
+        (timedelta(minutes=-16), False, "InvalidTimeStamp.Expired"),
+        (timedelta(0), True, "SignatureNonceUsed"),
+    ],
+)
+def test_v1_timestamp_and_nonce(
+    authenticator: Authenticator, wall: list[float], shift: timedelta, nonce_again: bool, code: str
+) -> None:
+    now = datetime.fromtimestamp(wall[0], UTC)
+    if nonce_again:
+        authenticator.verify(v1_request(when=now, nonce="n1"))
+
+    with pytest.raises(ApiError) as caught:
+        authenticator.verify(v1_request(when=now + shift, nonce="n1"))
+
+    assert caught.value.code == code
+
+
+def test_nonces_are_forgotten_after_the_window(authenticator: Authenticator, wall: list[float]) -> None:
+    authenticator.verify(v1_request(when=datetime.fromtimestamp(wall[0], UTC), nonce="n1"))
+    wall[0] += 2 * SKEW_SECONDS + 1
+
+    verified = authenticator.verify(v1_request(when=datetime.fromtimestamp(wall[0], UTC), nonce="n1"))
+
+    assert verified.style == "v1"
