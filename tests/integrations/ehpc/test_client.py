@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.simulator import Fault, SimulatorServer
@@ -245,3 +248,49 @@ def test_standard_chain_reads_the_environment(simulator: SimulatorServer, cluste
     )
 
     assert (done.returncode, done.stdout.strip()) == (0, task_id), done.stderr
+
+
+_property_clusters = itertools.count()
+
+
+@settings(
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],  # each example takes a cluster of its own
+)
+@given(
+    older=st.integers(0, 80),
+    short=st.integers(0, 60),
+    newer=st.integers(0, 80),
+    between_pages=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 10)), max_size=6),
+)
+def test_steady_tasks_appear_exactly_once_whatever_the_churn(
+    simulator: SimulatorServer,
+    client: EhpcClient,
+    older: int,
+    short: int,
+    newer: int,
+    between_pages: list[tuple[int, int]],
+) -> None:
+    # Steady tasks on both sides of short ones; between two pages some short ones finish (moving the older
+    # steady ones forward) and new ones start at the head (moving everything back).
+    sim = simulator.simulator
+    cluster = f"ehpc-hz-prop{next(_property_clusters):04d}"
+    sim.add_cluster(cluster)
+    steady = set(sim.add_tasks(cluster, older, status="Processing"))
+    for j in range(short):  # the j-th finishes once the clock has moved 10 * (j + 1) s
+        sim.start_task(cluster, "StopComputes", total_steps=1, step_seconds=10 * (j + 1))
+    sim.advance(1)
+    steady |= set(sim.add_tasks(cluster, newer, status="Processing"))
+    events = iter(between_pages)
+    seen: list[str] = []
+
+    for page in client.iter_running_pages(cluster):
+        seen.extend(t.task_id for t in page)
+        finishing, starting = next(events, (0, 0))
+        sim.advance(10 * finishing)
+        sim.add_tasks(cluster, starting, status="Processing")
+
+    assert len(seen) == len(set(seen))
+    assert steady <= set(seen)
