@@ -1,16 +1,16 @@
-"""E-HPC ListTasks through the official SDK, answering in normalized :class:`~integrations.ehpc.task.Task` s.
+"""E-HPC ListTasks through the official SDK, answering with normalized tasks (:mod:`integrations.ehpc.task`).
 
 The SDK signs and sends (``alibabacloud_ehpc20180412``; credentials from ``alibabacloud_credentials``'
 standard chain unless keys are given); this module pages, deduplicates, normalizes and turns the SDK's
 exceptions into :mod:`integrations.ehpc.errors`. SDK retries are off: the Celery task owns the back-off.
 
-Paging running tasks (API page: https://help.aliyun.com/document_detail/87139.html). The list changes while
-we page through it: a new task enters at the head (newest first) and shifts every later one back, which
-repeats a task across a page boundary; a task that finishes leaves the list and shifts every later one
-forward, which could slip a task past the page we already read. We read forward page by page and keep the
-``TotalCount`` of the previous answer. Because new tasks only enter at the head, no task moves forward by
-more than the count went down between two answers; so when ``TotalCount`` went down by ``d`` we step back
-far enough to re-read the last ``d`` places before the current page. Tasks are deduplicated by ``TaskId``.
+Paging running tasks (ListTasks, API version 2018-04-12). The list changes while we page through it: a
+new task enters at the head (newest first) and shifts every later one back, which repeats a task across a
+page boundary; a task that finishes leaves the list and shifts every later one forward, which could slip a
+task past the page we already read. We read forward page by page and keep the ``TotalCount`` of the
+previous answer. Because new tasks only enter at the head, no task moves forward by more than the count
+went down between two answers; so when ``TotalCount`` went down by ``d`` we step back far enough to re-read
+the last ``d`` places before the current page. Tasks are deduplicated by ``TaskId``.
 
 Guarantee: every task that is running for the whole listing appears exactly once; a task that starts or
 finishes during the listing appears at most once. Assumptions: the order is newest first, and new tasks
