@@ -19,9 +19,9 @@ def reply_text(value: bytes | str) -> str:
 # ARGV: 1 now (ms), 2 now (seconds, JSON text), 3 source, 4 announce running on baseline (1/0),
 #       5 retention (ms), 6 stall minimum (ms), 7 stall factor, 8 finished memory (entries),
 #       9 cluster JSON members ("cluster_name":…,"cluster_labels":{…}), 10 cluster id,
-#       11 the page as one JSON array (one argument: packing thousands is what costs most), one
-#       [task id, class (R running, F final, U unknown), status, step, total steps (-1 when unknown),
-#       task JSON text] per task, in KEYS order.
+#       11 the page's facts as one JSON array (packing many small arguments costs most), one
+#       [task id, class (R running, F final, U unknown), status, step, total steps (-1 when unknown)]
+#       per task in KEYS order, then 11 + i: task i's JSON text (kept apart: no escaping, no decoding).
 # Returns every transition emitted, in order, as emit() describes it. The task's JSON text is spliced into
 # the log's JSON as is: a cjson round trip would turn its empty lists into objects.
 OBSERVE_PAGE = """
@@ -72,9 +72,9 @@ end
 
 -- Per task: one HMGET and one HSET, plus a few writes when something happened.
 for i, item in ipairs(cjson.decode(ARGV[11])) do
-  local task_id, class, status, step, total, task_json = unpack(item)
+  local task_id, class, status, step, total = unpack(item)
   local t = {i = i, sk = KEYS[3 + 2 * i], lk = KEYS[4 + 2 * i], key = cluster_id .. '/' .. task_id,
-    json = task_json, seq = 0}
+    json = ARGV[11 + i], seq = 0}
   local st = class ~= 'U' and redis.call('HMGET', t.sk, 'step', 'first_seen', 'step_since', 'announce',
     'stalled_step', 'first_step', 'final', 'seq')
   -- A final task never changes again. Its hash says so while it lasts; the finished set remembers longer.

@@ -136,22 +136,22 @@ class TaskState:
         ]
         now_ms = _ms(now)
         cluster_json = json.dumps({"cluster_name": cluster.name, "cluster_labels": cluster.labels})[1:-1]
-        page = []
+        facts, documents = [], []
         for task in tasks:
             task_key = task_key_of(cluster_id=cluster_id, task_id=task.task_id)
             keys += [self._keys.task_state(task_key=task_key), self._keys.task_log(task_key=task_key)]
-            page.append(
+            facts.append(
                 [
                     task.task_id,
                     _CLASS.get(task.status, "F"),
                     task.status.value,
                     -1 if task.current_step is None else task.current_step,
                     -1 if task.total_steps is None else task.total_steps,
-                    task.model_dump_json(),
                 ]
             )
+            documents.append(task.model_dump_json())
         args = [now_ms, f"{now_ms / 1000:.3f}", source.value, *self._settings, cluster_json, cluster_id]
-        emitted = self._observe(keys=keys, args=[*args, json.dumps(page)])
+        emitted = self._observe(keys=keys, args=[*args, json.dumps(facts), *documents])
         # Built here from the tasks in hand rather than parsed back from the log: half the cost per page.
         return [
             Transition(
