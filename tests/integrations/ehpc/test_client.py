@@ -6,6 +6,7 @@ import itertools
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -224,30 +225,53 @@ def test_v1_signing_is_accepted_too(simulator: SimulatorServer, cluster: str) ->
     assert [r.style for r in simulator.simulator.requests] == ["v1"]
 
 
-def test_standard_chain_reads_the_environment(simulator: SimulatorServer, cluster: str) -> None:
-    # The credentials package reads the environment once, at import: hence a fresh interpreter.
-    task_id = simulator.simulator.start_task(cluster, "AddComputes")
-    program = (
-        "import sys; from integrations.ehpc.client import EhpcClient; "
-        "print(*[t.task_id for t in EhpcClient(endpoint=sys.argv[1]).list_running(sys.argv[2])])"
-    )
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")},
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": "testAccessKeyId",
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testSecret",
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-    }
+CHAIN_PROGRAM = """
+import sys
+from integrations.ehpc.client import EhpcClient
+from integrations.ehpc.errors import EhpcError
+try:
+    print(*[t.task_id for t in EhpcClient(endpoint=sys.argv[1]).list_running(sys.argv[2])])
+except EhpcError as err:
+    print(type(err).__name__, err.code)
+"""
 
+
+def list_with_chain(server: SimulatorServer, cluster: str, *, home: Path, **env: str) -> str:
+    """Run EhpcClient() without keys in a fresh interpreter (the credentials package reads the environment
+    once, at import), with only ``env`` as ALIBABA_CLOUD_* variables and ``home`` as its home directory."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")}
     done = subprocess.run(
-        [sys.executable, "-c", program, simulator.endpoint, cluster],
-        env=env,
+        [sys.executable, "-c", CHAIN_PROGRAM, server.endpoint, cluster],
+        env={**clean, **env, "HOME": str(home), "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true"},
         capture_output=True,
         text=True,
         timeout=60,
-        check=False,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_standard_chain_reads_the_environment(
+    simulator: SimulatorServer, cluster: str, tmp_path: Path
+) -> None:
+    task_id = simulator.simulator.start_task(cluster, "AddComputes")
+
+    printed = list_with_chain(
+        simulator,
+        cluster,
+        home=tmp_path,
+        ALIBABA_CLOUD_ACCESS_KEY_ID="testAccessKeyId",
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET="testSecret",
     )
 
-    assert (done.returncode, done.stdout.strip()) == (0, task_id), done.stderr
+    assert printed == task_id
+
+
+def test_standard_chain_without_credentials_is_permanent(
+    simulator: SimulatorServer, cluster: str, tmp_path: Path
+) -> None:
+    assert list_with_chain(simulator, cluster, home=tmp_path) == "PermanentEhpcError CredentialsUnavailable"
+    assert simulator.simulator.requests == []  # nothing was sent unsigned
 
 
 _property_clusters = itertools.count()
