@@ -16,10 +16,15 @@ from typing import Any, Generic, Protocol, TypeVar
 import requests
 
 from integrations.base import Notifier
+from integrations.dingtalk.notifier import DingTalkNotifier, DingTalkTarget
+from integrations.jira.notifier import JiraNotifier, JiraTarget
+from integrations.lark.notifier import LarkNotifier, LarkTarget
 from integrations.opsgenie.notifier import OpsgenieNotifier, OpsgenieTarget
 from integrations.pagerduty.notifier import PagerDutyNotifier, PagerDutyTarget
+from integrations.servicenow.notifier import ServiceNowNotifier, ServiceNowTarget
 from integrations.target import NotifierContext, SlackTarget, TargetConfig
 from integrations.webhook.notifier import WebhookNotifier, WebhookTarget
+from integrations.wecom.notifier import WeComNotifier, WeComTarget
 
 __all__ = ["REGISTRY", "NotifierFactory", "Registry", "RegistryEntry", "build_notifier"]
 
@@ -93,6 +98,11 @@ def _builtin_registry() -> Registry:
     registry.register("webhook", model=WebhookTarget, factory=WebhookNotifier)
     registry.register("pagerduty", model=PagerDutyTarget, factory=PagerDutyNotifier)
     registry.register("opsgenie", model=OpsgenieTarget, factory=OpsgenieNotifier)
+    registry.register("jira", model=JiraTarget, factory=JiraNotifier)
+    registry.register("servicenow", model=ServiceNowTarget, factory=ServiceNowNotifier)
+    registry.register("dingtalk", model=DingTalkTarget, factory=DingTalkNotifier)
+    registry.register("lark", model=LarkTarget, factory=LarkNotifier)
+    registry.register("wecom", model=WeComTarget, factory=WeComNotifier)
     return registry
 
 
