@@ -153,21 +153,26 @@ class TaskState:
         args = [now_ms, f"{now_ms / 1000:.3f}", source.value, *self._settings, cluster_json, cluster_id]
         emitted = self._observe(keys=keys, args=[*args, json.dumps(facts), *documents])
         # Built here from the tasks in hand rather than parsed back from the log: half the cost per page.
-        return [
-            Transition(
-                kind=TransitionKind(reply_text(kind)),
-                task=tasks[index - 1],
-                sequence=sequence,
-                fingerprint=reply_text(fingerprint),
-                task_key=task_key_of(cluster_id=cluster_id, task_id=tasks[index - 1].task_id),
-                cluster_name=cluster.name,
-                cluster_labels=cluster.labels,
-                first_seen=_datetime(first_seen),
-                observed_at=_datetime(now_ms),
-                previous_step=None if previous_step < 0 else previous_step,
+        observed_at = _datetime(now_ms)
+        transitions = []
+        for item in emitted:
+            index, kind, sequence, first_seen, previous_step, fingerprint = reply_text(item).split(" ", 5)
+            task = tasks[int(index) - 1]
+            transitions.append(
+                Transition(
+                    kind=TransitionKind(kind),
+                    task=task,
+                    sequence=int(sequence),
+                    fingerprint=fingerprint,
+                    task_key=task_key_of(cluster_id=cluster_id, task_id=task.task_id),
+                    cluster_name=cluster.name,
+                    cluster_labels=cluster.labels,
+                    first_seen=observed_at if int(first_seen) == now_ms else _datetime(int(first_seen)),
+                    observed_at=observed_at,
+                    previous_step=None if int(previous_step) < 0 else int(previous_step),
+                )
             )
-            for index, kind, sequence, first_seen, previous_step, fingerprint in emitted
-        ]
+        return transitions
 
     def has_baseline(self, *, cluster_id: str) -> bool:
         """True once the cluster's first poll has been recorded (see :meth:`mark_baseline`)."""
