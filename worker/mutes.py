@@ -37,16 +37,14 @@ return 0
 """
 
 # KEYS: mute hash, kept list, ends zset. ARGV: cluster id, now (epoch s), force ("1": end it even if due
-# later). Ends the mute once: returns {hash fields..., '', kept transitions...} or nil if not (or no longer)
-# due, e.g. another beat ended it first or someone extended it meanwhile.
+# later). Ends the mute once: returns {{hash field, value, ...}, {kept transitions...}}, or nil if not (or no
+# longer) due, e.g. another beat ended it first or someone extended it meanwhile.
 _END = """
 local ends = redis.call('ZSCORE', KEYS[3], ARGV[1])
 if not ends then return false end
 if ARGV[3] ~= '1' and tonumber(ends) > tonumber(ARGV[2]) then return false end
 redis.call('ZREM', KEYS[3], ARGV[1])
-local reply = redis.call('HGETALL', KEYS[1])
-table.insert(reply, '')
-for _, item in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do table.insert(reply, item) end
+local reply = {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
 redis.call('DEL', KEYS[1], KEYS[2])
 return reply
 """
@@ -149,11 +147,9 @@ class Mutes:
         )
         if not reply:
             return None
-        items = [_text(item) for item in reply]
-        split = items.index("")
-        fields = dict(zip(items[0:split:2], items[1:split:2], strict=True))
-        mute = _mute(cluster_id, fields)
-        kept = tuple(Transition.model_validate_json(item) for item in items[split + 1 :])
+        flat, held = ([_text(item) for item in part] for part in reply)
+        mute = _mute(cluster_id, dict(zip(flat[0::2], flat[1::2], strict=True)))
+        kept = tuple(Transition.model_validate_json(item) for item in held)
         return MuteSummary(mute=mute, ended_at=min(now, mute.until), transitions=kept)
 
 

@@ -160,8 +160,7 @@ def build_app(
         None if signing_secret is None else SignatureCheck(signing_secret=signing_secret, now=services.now)
     )
     app = App(
-        client=client,
-        token=client.token,
+        client=client,  # its token is the bot token
         signing_secret=signing_secret,
         request_verification_enabled=False,
         before_authorize=check,

@@ -1,0 +1,737 @@
+"""The Slack app end to end: signed requests over real HTTP (and through bolt's dispatch) against real Redis,
+the E-HPC simulator behind the real client, the Slack stand-in, and a local server standing in for
+``response_url``. Every ``blocks`` array seen anywhere (ack bodies, response_url posts, Web API calls) is
+validated against the Block Kit schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import urlencode
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+import redis
+import requests
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+
+from integrations.ehpc.client import EhpcClient
+from integrations.ehpc.simulator import Simulator, SimulatorServer
+from integrations.slack.commands import ACTION_MORE, ACTION_MUTE_HOUR, ACTION_REFRESH, ACTION_SHARE, PAGE_SIZE
+from integrations.slack.standin import SlackStandIn
+from tests.conftest import CONTRACTS, REDIS_URL
+from tests.fixtures.simulator import SIMULATOR_ACCESS_KEY_ID, SIMULATOR_ACCESS_KEY_SECRET
+from tests.fixtures.slack import block_kit_violations
+from worker.access import AccessPolicy, ClusterAccess
+from worker.keys import Keys
+from worker.lookup import Lookup
+from worker.mutes import Mutes
+from worker.slack_app import EVENTS_PATH, Services, build_app, run_slack_app
+from worker.state import ClusterRef, Source, TaskState
+
+SECRET = "test-signing-secret-0123456789abcdef"
+CHANNEL, CHANNEL_NAME = "C0HPCOPS", "hpc-ops"
+OTHER_CHANNEL = "C0RANDOM"
+ADMIN, MEMBER = "U0ADMIN", "U0MEMBER"
+CLUSTER, CLUSTER_NAME = "ehpc-hz-test0001", "Hangzhou prod"
+OTHER_CLUSTER = "ehpc-sh-test0002"  # watched, but mapped to another channel
+NOW = datetime(2026, 11, 26, 22, 0, tzinfo=UTC)
+
+
+class FrozenClock:
+    """The app's one clock (answers and signature age), moved by hand."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+class ResponseUrl:
+    """A local server standing in for Slack's ``response_url``: records each JSON body posted to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                with recorder._changed:
+                    recorder.bodies.append(body)
+                    recorder._changed.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/commands/T0TEST/1/hook"
+
+    def wait_for(self, count: int, *, timeout: float = 20) -> list[dict[str, Any]]:
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.bodies) >= count, timeout=timeout), self.bodies
+            return list(self.bodies)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@dataclass
+class Harness:
+    """The app behind a real HTTP server, and what it talks to."""
+
+    url: str
+    app: App
+    clock: FrozenClock
+    keys: Keys
+    redis: redis.Redis
+    state: TaskState
+    lookup: Lookup
+    mutes: Mutes
+    sim: Simulator
+    live: EhpcClient
+    standin: SlackStandIn
+    responses: ResponseUrl
+    executor: ThreadPoolExecutor
+
+    def command(self, text: str, *, user: str = MEMBER, channel: str = CHANNEL) -> requests.Response:
+        """``/ehpc text`` as Slack would send it, signed, over HTTP."""
+        return self.post(command_body(text, user=user, channel=channel, response_url=self.responses.url))
+
+    def action(
+        self, action_id: str, value: str, *, user: str = MEMBER, ephemeral: bool = True
+    ) -> requests.Response:
+        """A button press as Slack would send it, signed, over HTTP."""
+        return self.post(
+            action_body(action_id, value, user=user, response_url=self.responses.url, ephemeral=ephemeral)
+        )
+
+    def post(self, body: str, *, headers: dict[str, str] | None = None) -> requests.Response:
+        if headers is None:
+            headers = signed_headers(body, timestamp=int(self.clock.now().timestamp()))
+        response = requests.post(self.url, data=body.encode(), headers=headers, timeout=10)
+        if response.status_code == 200 and response.content:
+            assert block_kit_violations(response.json().get("blocks", [])) == []
+        return response
+
+    def observe(self) -> None:
+        """One poll of CLUSTER's running tasks recorded through the state tracker, as the pipeline does."""
+        tasks = self.live.list_running(CLUSTER)
+        cluster = ClusterRef(cluster_id=CLUSTER, name=CLUSTER_NAME)
+        self.state.observe_page(cluster=cluster, tasks=tasks, now=self.clock.now(), source=Source.RUNNING)
+
+    def settle(self) -> None:
+        """Wait until every listener, live follow-ups included, has finished."""
+        self.executor.shutdown(wait=True)
+
+    def posted(self, channel: str = CHANNEL) -> list[str]:
+        return [json.dumps(message.blocks) + message.text for message in self.standin.messages(channel)]
+
+
+def signed_headers(body: str, *, timestamp: int, secret: str = SECRET) -> dict[str, str]:
+    base = f"v0:{timestamp}:{body}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": signature,
+    }
+
+
+def command_body(text: str, *, user: str, channel: str, response_url: str) -> str:
+    return urlencode(
+        {
+            "token": "legacy-verification-token",
+            "team_id": "T0TEST",
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": CHANNEL_NAME if channel == CHANNEL else "random",
+            "user_id": user,
+            "user_name": "someone",
+            "command": "/ehpc",
+            "text": text,
+            "api_app_id": "A0TEST",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+    )
+
+
+def action_body(action_id: str, value: str, *, user: str, response_url: str, ephemeral: bool) -> str:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user, "name": "someone", "team_id": "T0TEST"},
+        "api_app_id": "A0TEST",
+        "token": "legacy-verification-token",
+        "container": {
+            "type": "message",
+            "message_ts": "1.000001",
+            "channel_id": CHANNEL,
+            "is_ephemeral": ephemeral,
+        },
+        "trigger_id": "1.2.3",
+        "channel": {"id": CHANNEL, "name": CHANNEL_NAME},
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b",
+                "type": "button",
+                "value": value,
+                "action_ts": "1.000002",
+                "text": {"type": "plain_text", "text": "x"},
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+@pytest.fixture
+def responses() -> Iterator[ResponseUrl]:
+    server = ResponseUrl()
+    yield server
+    server.close()
+    problems = [problem for body in server.bodies for problem in block_kit_violations(body.get("blocks", []))]
+    assert problems == []
+
+
+@pytest.fixture
+def harness(
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    slack_standin: SlackStandIn,
+    simulator: SimulatorServer,
+    responses: ResponseUrl,
+) -> Iterator[Harness]:
+    keys = Keys(prefix=redis_prefix)
+    clock = FrozenClock(NOW)
+    sim = simulator.simulator
+    sim.add_cluster(CLUSTER, name=CLUSTER_NAME)
+    sim.add_cluster(OTHER_CLUSTER)
+    live = EhpcClient(
+        endpoint=simulator.endpoint,
+        access_key_id=SIMULATOR_ACCESS_KEY_ID,
+        access_key_secret=SIMULATOR_ACCESS_KEY_SECRET,
+    )
+    access = AccessPolicy(
+        clusters=[
+            ClusterAccess(CLUSTER, CLUSTER_NAME, (CHANNEL,), mute_users=frozenset({ADMIN})),
+            ClusterAccess(OTHER_CLUSTER, "Shanghai lab", (OTHER_CHANNEL,)),
+        ]
+    )
+    lookup, mutes = Lookup(client=redis_client, keys=keys), Mutes(client=redis_client, keys=keys)
+    services = Services(lookup=lookup, mutes=mutes, access=access, live=live, now=clock.now)
+    executor = ThreadPoolExecutor(max_workers=4)
+    web = WebClient(token="xoxb-test-token", base_url=slack_standin.base_url)
+    app = build_app(services=services, client=web, signing_secret=SECRET, executor=executor)
+    server = make_server(
+        "127.0.0.1",
+        0,
+        SlackRequestHandler(app, path=EVENTS_PATH),
+        server_class=_ThreadingWSGIServer,
+        handler_class=_QuietHandler,
+    )
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield Harness(
+        url=f"http://127.0.0.1:{server.server_address[1]}{EVENTS_PATH}",
+        app=app,
+        clock=clock,
+        keys=keys,
+        redis=redis_client,
+        state=TaskState(client=redis_client, keys=keys),
+        lookup=lookup,
+        mutes=mutes,
+        sim=sim,
+        live=live,
+        standin=slack_standin,
+        responses=responses,
+        executor=executor,
+    )
+    executor.shutdown(wait=True)
+    server.shutdown()
+    server.server_close()
+
+
+def _text(payload: dict[str, Any]) -> str:
+    return json.dumps(payload.get("blocks", []), ensure_ascii=False) + payload.get("text", "")
+
+
+def _actions(payload: dict[str, Any]) -> dict[str, str]:
+    return {
+        element["action_id"]: element["value"]
+        for block in payload.get("blocks", [])
+        if block["type"] == "actions"
+        for element in block["elements"]
+    }
+
+
+# Slack's signature, with the documented worked example
+
+
+def _vector() -> dict[str, str]:
+    return json.loads((CONTRACTS / "slack" / "signing_test_vector.json").read_text())
+
+
+def _vector_app(clock: FrozenClock, redis_client: redis.Redis, redis_prefix: str, slack: SlackStandIn) -> App:
+    vector = _vector()
+    keys = Keys(prefix=redis_prefix)
+    services = Services(
+        lookup=Lookup(client=redis_client, keys=keys),
+        mutes=Mutes(client=redis_client, keys=keys),
+        access=AccessPolicy(clusters=[]),
+        live=EhpcClient(endpoint="http://127.0.0.1:9", access_key_id="unused", access_key_secret="unused"),
+        now=clock.now,
+    )
+    client = WebClient(token="xoxb-test-token", base_url=slack.base_url)
+    return build_app(
+        services=services, client=client, signing_secret=vector["signing_secret"], token_verification=False
+    )
+
+
+def _vector_request(*, body: str | None = None) -> BoltRequest:
+    vector = _vector()
+    headers = {
+        "content-type": ["application/x-www-form-urlencoded"],
+        "x-slack-request-timestamp": [vector["x_slack_request_timestamp"]],
+        "x-slack-signature": [vector["x_slack_signature"]],
+    }
+    return BoltRequest(body=vector["body"] if body is None else body, headers=headers)
+
+
+@pytest.mark.parametrize(("age", "accepted"), [(0, True), (299, True), (301, False), (-301, False)])
+def test_signing_vector_is_verified_with_an_injected_clock(
+    redis_client: redis.Redis, redis_prefix: str, slack_standin: SlackStandIn, age: int, accepted: bool
+) -> None:
+    sent = datetime.fromtimestamp(int(_vector()["x_slack_request_timestamp"]), UTC)
+    app = _vector_app(FrozenClock(sent + timedelta(seconds=age)), redis_client, redis_prefix, slack_standin)
+    response = app.dispatch(_vector_request())
+    # A verified request reaches the listeners: /webhook-collect is not ours, so bolt answers 404.
+    assert response.status == (404 if accepted else 401)
+
+
+def test_signing_vector_with_a_tampered_body_is_refused(
+    redis_client: redis.Redis, redis_prefix: str, slack_standin: SlackStandIn
+) -> None:
+    vector = _vector()
+    sent = datetime.fromtimestamp(int(vector["x_slack_request_timestamp"]), UTC)
+    app = _vector_app(FrozenClock(sent), redis_client, redis_prefix, slack_standin)
+    assert app.dispatch(_vector_request(body=vector["body"].replace("foobar", "foobaz"))).status == 401
+
+
+# Requests that are not Slack's: 401 and nothing else
+
+
+def _nothing_happened(harness: Harness) -> None:
+    harness.settle()
+    assert not harness.redis.exists(harness.keys.mute(cluster_id=CLUSTER))
+    assert [r for r in harness.standin.requests() if r.path != "/api/auth.test"] == []
+    assert harness.responses.bodies == []
+
+
+def _mute_body(harness: Harness) -> str:
+    return command_body(f"mute {CLUSTER} 2h", user=ADMIN, channel=CHANNEL, response_url=harness.responses.url)
+
+
+def test_a_forged_signature_is_refused(harness: Harness) -> None:
+    body = _mute_body(harness)
+    headers = signed_headers(body, timestamp=int(NOW.timestamp()), secret="not-the-secret")
+    assert harness.post(body, headers=headers).status_code == 401
+    _nothing_happened(harness)
+
+
+def test_a_missing_signature_is_refused(harness: Harness) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert harness.post(_mute_body(harness), headers=headers).status_code == 401
+    _nothing_happened(harness)
+
+
+def test_a_tampered_body_is_refused(harness: Harness) -> None:
+    signed_for = command_body("help", user=ADMIN, channel=CHANNEL, response_url=harness.responses.url)
+    headers = signed_headers(signed_for, timestamp=int(NOW.timestamp()))
+    assert harness.post(_mute_body(harness), headers=headers).status_code == 401
+    _nothing_happened(harness)
+
+
+def test_a_stale_request_is_refused(harness: Harness) -> None:
+    body = _mute_body(harness)
+    headers = signed_headers(body, timestamp=int(NOW.timestamp()) - 301)
+    assert harness.post(body, headers=headers).status_code == 401
+    _nothing_happened(harness)
+
+
+def test_a_garbage_timestamp_is_refused(harness: Harness) -> None:
+    body = _mute_body(harness)
+    headers = signed_headers(body, timestamp=int(NOW.timestamp())) | {"X-Slack-Request-Timestamp": "soon"}
+    assert harness.post(body, headers=headers).status_code == 401
+    _nothing_happened(harness)
+
+
+def test_a_refused_request_logs_no_body(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    body = _mute_body(harness)
+    headers = signed_headers(body, timestamp=int(NOW.timestamp()), secret="not-the-secret")
+    with caplog.at_level(logging.INFO):
+        assert harness.post(body, headers=headers).status_code == 401
+    assert "refused a Slack request" in caplog.text
+    assert "legacy-verification-token" not in caplog.text
+
+
+# Subcommands
+
+
+def test_help_answers_ephemerally(harness: Harness) -> None:
+    answer = harness.command("help").json()
+    assert answer["response_type"] == "ephemeral"
+    assert "/ehpc mute" in _text(answer)
+
+
+def test_an_unrecognised_command_is_echoed_escaped(harness: Harness) -> None:
+    answer = harness.command("frobnicate <!channel>").json()
+    text = _text(answer)
+    assert "didn't understand" in text
+    assert "&lt;!channel&gt;" in text
+    assert "<!channel>" not in text
+
+
+def test_a_task_answers_from_redis_then_refreshes_live(harness: Harness) -> None:
+    task_id = harness.sim.start_task(CLUSTER, "AddComputes", total_steps=5, step_seconds=10)
+    harness.observe()
+    harness.sim.clock.advance(25)  # E-HPC moves on; Redis still has the first poll
+
+    answer = harness.command(f"task {task_id.lower()}").json()
+
+    assert "as last polled" in _text(answer)
+    assert "0/5" in _text(answer)
+    assert _actions(answer) == {
+        ACTION_REFRESH: f"{CLUSTER}/{task_id}",
+        ACTION_MUTE_HOUR: f"{CLUSTER}/{task_id}",
+        ACTION_SHARE: f"task {task_id}",
+    }
+    (update,) = harness.responses.wait_for(1)
+    assert update["replace_original"] is True
+    assert "live from E-HPC" in _text(update)
+    assert "2/5" in _text(update)
+
+
+def test_an_unchanged_task_sends_no_follow_up(harness: Harness) -> None:
+    task_id = harness.sim.start_task(CLUSTER, "StopCluster", total_steps=5, step_seconds=10)
+    harness.observe()
+    answer = harness.command(f"task {task_id}").json()
+    assert "Stopping cluster" in _text(answer)
+    harness.settle()
+    assert harness.responses.bodies == []
+
+
+def test_an_unknown_task_gets_a_clear_answer(harness: Harness) -> None:
+    task_id = str(uuid.uuid4()).upper()
+    answer = harness.command(f"task {task_id}").json()
+    assert "asking E-HPC live" in _text(answer)
+    (update,) = harness.responses.wait_for(1)
+    assert f"No task `{task_id}`" in _text(update)
+
+
+def test_a_task_not_yet_polled_is_found_live(harness: Harness) -> None:
+    task_id = harness.sim.start_task(CLUSTER, "DeleteComputes", total_steps=4, step_seconds=10)
+    harness.command(f"task {task_id}")
+    (update,) = harness.responses.wait_for(1)
+    assert "Deleting compute nodes" in _text(update)
+    assert ACTION_REFRESH in _actions(update)
+
+
+def test_a_task_of_another_channels_cluster_is_not_shown(harness: Harness) -> None:
+    task_id = harness.sim.start_task(OTHER_CLUSTER, "StopCluster")
+    harness.command(f"task {task_id}")
+    (update,) = harness.responses.wait_for(1)
+    assert "No task" in _text(update)
+    assert "1 cluster this channel can see" in _text(update)
+
+
+def test_tasks_lists_running_tasks_newest_first(harness: Harness) -> None:
+    older = harness.sim.start_task(CLUSTER, "AddComputes", total_steps=9)
+    harness.observe()
+    harness.clock.moment += timedelta(minutes=2)
+    newer = harness.sim.start_task(CLUSTER, "StopComputes", total_steps=9)
+    harness.observe()
+
+    text = _text(harness.command(f"tasks {CLUSTER}").json())
+
+    assert "2 running tasks" in text
+    assert text.index(newer) < text.index(older)
+
+
+def test_tasks_are_paged_with_a_more_button(harness: Harness) -> None:
+    harness.sim.add_tasks(CLUSTER, PAGE_SIZE + 5, status="Processing")
+    harness.observe()
+    answer = harness.command(f"tasks {CLUSTER}").json()
+    assert f"{PAGE_SIZE + 5} running tasks, 1–{PAGE_SIZE} shown" in _text(answer)
+    more = _actions(answer)[ACTION_MORE]
+
+    harness.action(ACTION_MORE, more)
+
+    (page,) = harness.responses.wait_for(1)
+    assert f"{PAGE_SIZE + 1}–{PAGE_SIZE + 5} shown" in _text(page)
+    assert ACTION_MORE not in _actions(page)
+
+
+def test_tasks_all_includes_finished_ones(harness: Harness) -> None:
+    task_id = harness.sim.start_task(CLUSTER, "StartCluster", total_steps=2, step_seconds=10)
+    harness.observe()
+    harness.sim.clock.advance(60)
+    finished = harness.live.get_task(CLUSTER, task_id)
+    assert finished is not None
+    cluster = ClusterRef(cluster_id=CLUSTER, name=CLUSTER_NAME)
+    harness.state.observe_page(cluster=cluster, tasks=[finished], now=NOW, source=Source.LOOKUP)
+
+    assert "Nothing is running" in _text(harness.command(f"tasks {CLUSTER}").json())
+    text = _text(harness.command(f"tasks {CLUSTER} all").json())
+    assert "1 recent tasks" in text
+    assert task_id in text
+
+
+def test_clusters_shows_last_poll_and_errors(harness: Harness) -> None:
+    harness.lookup.record_poll(
+        cluster_id=CLUSTER, at=NOW - timedelta(seconds=30), error="Throttling: slow down"
+    )
+    text = _text(harness.command("clusters").json())
+    assert CLUSTER_NAME in text
+    assert "polled 30s ago" in text
+    assert "Throttling: slow down" in text
+    assert OTHER_CLUSTER not in text  # another channel's
+
+
+def test_mute_is_announced_in_the_clusters_channel(harness: Harness) -> None:
+    answer = harness.command(f"mute {CLUSTER} 2h kernel upgrade <!channel>", user=ADMIN).json()
+    assert "until 2026-11-27 00:00 UTC" in _text(answer)
+    assert harness.mutes.is_muted(CLUSTER)
+    (announcement,) = harness.posted()
+    assert "kernel upgrade &lt;!channel&gt;" in announcement
+    assert "<!channel>" not in announcement
+
+
+def test_unmute_posts_the_summary_of_what_happened(harness: Harness) -> None:
+    harness.command(f"mute {CLUSTER} 1h", user=ADMIN)
+    harness.sim.start_task(CLUSTER, "AddComputes")
+    harness.observe()
+    (task_id,) = harness.state.running_task_ids(cluster_id=CLUSTER)
+    (held,) = harness.state.transitions_after(task_key=f"{CLUSTER}/{task_id}", sequence=0)
+    assert harness.mutes.record_suppressed(CLUSTER, held, now=NOW)
+
+    answer = harness.command(f"unmute {CLUSTER}", user=ADMIN).json()
+
+    assert "Unmuted" in _text(answer)
+    assert not harness.mutes.is_muted(CLUSTER)
+    _muted, _unmuted, summary = harness.posted()
+    assert "1 change on 1 task" in summary
+    assert "Adding compute nodes" in summary
+
+
+def test_unmute_of_a_cluster_not_muted_says_so(harness: Harness) -> None:
+    assert "was not muted" in _text(harness.command(f"unmute {CLUSTER}", user=ADMIN).json())
+
+
+# Authorization
+
+
+def test_an_unauthorized_channel_is_refused_politely(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="worker.access"):
+        text = _text(harness.command(f"tasks {CLUSTER}", channel=OTHER_CHANNEL).json())
+    assert "Sorry" in text
+    assert "does not belong to this channel" in text
+    assert f"refused lookup on cluster '{CLUSTER}' to user {MEMBER} in channel {OTHER_CHANNEL}" in caplog.text
+
+
+def test_a_channel_without_clusters_is_refused(harness: Harness) -> None:
+    text = _text(harness.command("clusters", channel="C0NOWHERE").json())
+    assert "no watched cluster belongs to this channel" in text
+
+
+def test_an_unauthorized_user_cannot_mute(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="worker.access"):
+        text = _text(harness.command(f"mute {CLUSTER} 2h", user=MEMBER).json())
+    assert "not among the people allowed to mute" in text
+    assert not harness.mutes.is_muted(CLUSTER)
+    assert harness.posted() == []
+    assert "refused mute" in caplog.text
+
+
+def test_an_unwatched_cluster_is_refused(harness: Harness) -> None:
+    text = _text(harness.command("tasks ehpc-hz-unknown1").json())
+    assert "not one of the clusters ehpc-bridge watches" in text
+
+
+# Buttons
+
+
+def test_refresh_replaces_the_message_with_the_live_task(harness: Harness) -> None:
+    task_id = harness.sim.start_task(CLUSTER, "ResetComputes", total_steps=5, step_seconds=10)
+    harness.observe()
+    harness.sim.clock.advance(45)
+
+    assert harness.action(ACTION_REFRESH, f"{CLUSTER}/{task_id}", ephemeral=False).status_code == 200
+
+    (update,) = harness.responses.wait_for(1)
+    assert update["replace_original"] is True
+    assert "4/5" in _text(update)
+    assert ACTION_SHARE not in _actions(update)  # a channel message is not shared again
+
+
+def test_mute_button_mutes_for_an_hour(harness: Harness) -> None:
+    harness.action(ACTION_MUTE_HOUR, f"{CLUSTER}/{str(uuid.uuid4()).upper()}", user=ADMIN)
+    (reply,) = harness.responses.wait_for(1)
+    assert "until 2026-11-26 23:00 UTC" in _text(reply)
+    assert harness.mutes.current(CLUSTER, now=NOW) is not None
+    assert len(harness.posted()) == 1
+
+
+def test_mute_button_refuses_who_may_not_mute(harness: Harness) -> None:
+    harness.action(ACTION_MUTE_HOUR, f"{CLUSTER}/{str(uuid.uuid4()).upper()}", user=MEMBER)
+    (reply,) = harness.responses.wait_for(1)
+    assert "Sorry" in _text(reply)
+    assert not harness.mutes.is_muted(CLUSTER)
+
+
+def test_share_posts_the_answer_in_the_channel(harness: Harness) -> None:
+    answer = harness.command("clusters").json()
+    harness.action(ACTION_SHARE, _actions(answer)[ACTION_SHARE])
+    (shared,) = harness.responses.wait_for(1)
+    assert shared["response_type"] == "in_channel"
+    assert CLUSTER_NAME in _text(shared)
+    assert ACTION_SHARE not in _actions(shared)
+
+
+def test_share_refuses_anything_but_a_lookup(harness: Harness) -> None:
+    harness.action(ACTION_SHARE, f"mute {CLUSTER} 1d", user=ADMIN)
+    (reply,) = harness.responses.wait_for(1)
+    assert "Only lookups can be shared" in _text(reply)
+    assert not harness.mutes.is_muted(CLUSTER)
+
+
+# Bolt dispatch without HTTP
+
+
+def test_dispatch_answers_a_signed_command(harness: Harness) -> None:
+    body = command_body("help", user=MEMBER, channel=CHANNEL, response_url=harness.responses.url)
+    headers = {k.lower(): [v] for k, v in signed_headers(body, timestamp=int(NOW.timestamp())).items()}
+    response = harness.app.dispatch(BoltRequest(body=body, headers=headers))
+    assert response.status == 200
+    assert "/ehpc clusters" in response.body
+
+
+# The production runner
+
+
+def test_http_mode_without_a_signing_secret_does_not_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in (
+        "SLACK_SIGNING_SECRET",
+        "SLACK_SIGNING_SECRET_FILE",
+        "SLACK_APP_TOKEN",
+        "SLACK_APP_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("EHPC_CLUSTERS", CLUSTER)
+    monkeypatch.setenv("SLACK_CHANNEL", CHANNEL)
+    assert run_slack_app(["--port", "0"]) == 2
+    assert "SLACK_SIGNING_SECRET is not set" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_gunicorn_serves_signed_requests_and_refuses_others(
+    redis_prefix: str, slack_standin: SlackStandIn, simulator: SimulatorServer
+) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "REDIS_URL": REDIS_URL,
+        "EHPC_REDIS_PREFIX": redis_prefix,
+        "EHPC_CLUSTERS": CLUSTER,
+        "EHPC_ENDPOINT": simulator.endpoint,
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": SIMULATOR_ACCESS_KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SIMULATOR_ACCESS_KEY_SECRET,
+        "SLACK_CHANNEL": CHANNEL,
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_API_URL": slack_standin.base_url,
+        "SLACK_SIGNING_SECRET": SECRET,
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    code = "import sys; from worker.slack_app import run_slack_app; sys.exit(run_slack_app(sys.argv[1:]))"
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "--host", "127.0.0.1", "--port", str(port), "--threads", "2"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}{EVENTS_PATH}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.post(url, data=b"", timeout=5)
+                break
+            except (requests.ConnectionError, requests.Timeout):
+                assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)  # polling a port another process opens: no event to await
+        body = command_body("clusters", user=MEMBER, channel=CHANNEL, response_url="http://127.0.0.1:9/x")
+        now = int(time.time())
+        good = requests.post(url, data=body, headers=signed_headers(body, timestamp=now), timeout=10)
+        forged = requests.post(
+            url, data=body, headers=signed_headers(body, timestamp=now, secret="x"), timeout=10
+        )
+        assert good.status_code == 200
+        assert CLUSTER in _text(good.json())
+        assert forged.status_code == 401
+        assert requests.get(url.replace(EVENTS_PATH, "/other"), timeout=5).status_code == 404
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
