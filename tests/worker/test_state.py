@@ -61,7 +61,9 @@ def state(redis_client: redis.Redis, keys: Keys) -> TaskState:
     return state
 
 
-def _observe(state: TaskState, tasks: list[Task], *, at: datetime = T0, source: Source = Source.RUNNING):
+def _observe(
+    state: TaskState, tasks: list[Task], *, at: datetime = T0, source: Source = Source.RUNNING
+) -> list[Transition]:
     return state.observe_page(cluster=CLUSTER, tasks=tasks, now=at, source=source)
 
 
@@ -129,6 +131,12 @@ def test_baseline_records_archived_history_silently(redis_client: redis.Redis, k
     assert state.has_baseline(cluster_id=CLUSTER.cluster_id)
     assert (_kinds(running), history) == ([("run", TransitionKind.STARTED)], [])
     assert _observe(state, [_task("old", status="Fail")], source=Source.ARCHIVE) == []
+
+
+def test_before_the_baseline_only_archived_history_is_silent(redis_client: redis.Redis, keys: Keys) -> None:
+    state = TaskState(client=redis_client, keys=keys)
+    [finished] = _observe(state, [_task("t1", status="Success")], source=Source.LOOKUP)
+    assert finished.kind is TransitionKind.FINISHED
 
 
 def test_baseline_can_keep_running_tasks_silent(redis_client: redis.Redis, keys: Keys) -> None:
