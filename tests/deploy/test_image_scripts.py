@@ -39,9 +39,11 @@ def test_entrypoint_sets_each_variable_from_its_file(tmp_path: Path) -> None:
     assert _printed({"SLACK_BOT_TOKEN_FILE": str(tmp_path / "token")}, "SLACK_BOT_TOKEN") == "xoxb-from-file"
 
 
-def test_entrypoint_leaves_an_empty_secret_unset(tmp_path: Path) -> None:
+def test_entrypoint_leaves_an_empty_secret_unset_and_drops_its_file_variable(tmp_path: Path) -> None:
     (tmp_path / "empty").write_text("")
-    assert _printed({"SLACK_APP_TOKEN_FILE": str(tmp_path / "empty")}, "SLACK_APP_TOKEN") == "unset"
+    env = {"SLACK_APP_TOKEN_FILE": str(tmp_path / "empty")}
+    assert _printed(env, "SLACK_APP_TOKEN") == "unset"
+    assert _printed(env, "SLACK_APP_TOKEN_FILE") == "unset"
 
 
 def test_entrypoint_keeps_a_variable_already_set(tmp_path: Path) -> None:
