@@ -19,8 +19,8 @@ from typing import Any
 
 from celery import Celery
 
+from worker.clusters import load_clusters
 from worker.keys import Keys
-from worker.runtime import load_clusters
 from worker.settings import Settings
 
 __all__ = ["DELIVER_QUEUE", "POLL_QUEUE", "app", "beat_schedule"]

@@ -19,16 +19,18 @@ from integrations.http import new_session
 from integrations.registry import build_notifier
 from integrations.slack.notifier import RedisMessageRefs, SlackNotifier
 from integrations.target import NotifierContext, SlackTarget, TargetConfig
-from worker.clusters import WatchedCluster, load_clusters, load_targets
+from worker.clusters import WatchedCluster, load_bridge_config, load_clusters
+from worker.config import BridgeConfig
 from worker.keys import Keys
 from worker.lookup import Lookup
 from worker.mutes import Mutes
 from worker.outbox import DeliveryLedger, Outbox
 from worker.ratelimit import ChannelBudget
+from worker.routing import route
 from worker.settings import Settings
 from worker.state import ClusterRef, TaskState
 
-__all__ = ["Runtime", "load_clusters", "runtime"]
+__all__ = ["Runtime", "runtime"]
 
 
 @dataclass
@@ -37,8 +39,9 @@ class Runtime:
 
     settings: Settings
     redis: redis.Redis
-    clusters: dict[str, WatchedCluster]
-    targets: dict[str, TargetConfig]
+    config: BridgeConfig
+    clusters: dict[str, WatchedCluster] = field(init=False)
+    targets: dict[str, TargetConfig] = field(init=False)
     keys: Keys = field(init=False)
     state: TaskState = field(init=False)
     outbox: Outbox = field(init=False)
@@ -51,6 +54,8 @@ class Runtime:
     _notifiers: dict[tuple[str, str], Notifier] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.clusters = {cluster.cluster_id: cluster for cluster in load_clusters(self.settings, self.config)}
+        self.targets = {target.name: target for target in self.config.targets}
         self.keys = Keys(prefix=self.settings.redis_prefix)
         self.state = TaskState(
             client=self.redis,
@@ -72,16 +77,11 @@ class Runtime:
         return cls(
             settings=settings,
             redis=redis.Redis.from_url(settings.redis_url),
-            clusters={cluster.cluster_id: cluster for cluster in load_clusters(settings)},
-            targets=load_targets(settings),
+            config=load_bridge_config(settings),
         )
 
     def destinations(self, transition: Transition) -> list[str]:
-        """The targets ``transition`` goes to (the routing rules, or every target without a file)."""
-        if self.settings.config_path is None:
-            return list(self.targets)
-        from worker.routing import route
-
+        """The targets ``transition`` goes to, by the routing rules."""
         return route(transition, self.config)
 
     def cluster(self, cluster_id: str) -> WatchedCluster:
