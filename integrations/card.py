@@ -17,8 +17,10 @@ from integrations.base import Transition, TransitionKind
 from integrations.ehpc.task import Instance, TaskError, TaskStatus
 
 __all__ = [
+    "KEYWORD",
     "MAX_ITEMS",
     "Card",
+    "chat_headline",
     "clip",
     "defang",
     "escape_markdown",
@@ -30,6 +32,7 @@ __all__ = [
 ]
 
 MAX_ITEMS = 20  # errors or nodes listed before "…and N more"
+KEYWORD = "E-HPC"  # in every chat headline, for the robots' "custom keyword" security setting
 _ZERO_WIDTH_SPACE = "\u200b"
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]~])")  # "(" is harmless once "]" is escaped
 
@@ -95,6 +98,11 @@ def recovery_line(transition: Transition) -> str:
         f"Recovered: a later {task.label.lower()} on {transition.cluster_name} succeeded "
         f"(task {task.task_id}, {transition.observed_at:%Y-%m-%d %H:%M:%S} UTC)."
     )
+
+
+def chat_headline(card: Card) -> str:
+    """The headline a group-robot message starts with, tagged with :data:`KEYWORD` and defanged."""
+    return defang(f"[{KEYWORD}] {card.headline}")
 
 
 def defang(text: str) -> str:

@@ -36,7 +36,10 @@ _MIN_TOKEN = 8  # shorter URL parts ("send", "v2") are words, not tokens
 
 
 class RobotTarget(TargetConfig):
-    """A robot whose webhook URL carries its token (so the URL is a secret), optionally signing."""
+    """A robot whose webhook URL carries its token (so the URL is a secret), optionally signing.
+
+    Robots secured by "custom keyword" instead: use ``E-HPC``, which every message contains.
+    """
 
     webhook_url_env: EnvSecret
     secret_env: EnvSecret | None = None

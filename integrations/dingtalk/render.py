@@ -15,7 +15,7 @@ import hmac
 from typing import Any
 
 from integrations.base import Transition
-from integrations.card import clip, defang, markdown_lines, task_card
+from integrations.card import chat_headline, clip, markdown_lines, task_card
 from integrations.ehpc.task import TaskStatus
 
 __all__ = ["markdown_message", "signature_params"]
@@ -31,7 +31,7 @@ _STATUS_COLORS = {
 def markdown_message(transition: Transition) -> dict[str, Any]:
     """The JSON body of ``POST /robot/send`` for ``transition``."""
     card = task_card(transition)
-    headline = defang(card.headline)
+    headline = chat_headline(card)
     color = _STATUS_COLORS.get(card.status)
     title_line = f'<font color="{color}">{headline}</font>' if color else headline
     text = "\n\n".join([f"### {title_line}", *markdown_lines(card)])

@@ -20,6 +20,7 @@ from integrations.card import Card, clip, recovery_line, task_card
 
 __all__ = [
     "RECOVERED_LABEL",
+    "clean_label",
     "failure_labels",
     "fingerprint_jql",
     "issue_fields",
@@ -39,7 +40,12 @@ _LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]+")
 
 def label(prefix: str, value: str) -> str:
     """``prefix-value`` with every run of characters Jira labels refuse (spaces …) replaced by ``_``."""
-    return clip(f"{prefix}-{_LABEL_UNSAFE.sub('_', value)}", _MAX_LABEL)
+    return clean_label(f"{prefix}-{value}")
+
+
+def clean_label(value: str) -> str:
+    """``value`` as a Jira label: runs of refused characters (spaces …) become ``_``, at most 255 long."""
+    return clip(_LABEL_UNSAFE.sub("_", value), _MAX_LABEL)
 
 
 def failure_labels(transition: Transition) -> list[str]:
@@ -82,7 +88,7 @@ def issue_fields(
             "issuetype": {"name": issue_type},
             "summary": " ".join(summary.split()),  # a summary is one line
             "description": _description(card, transition),
-            "labels": [*failure_labels(transition), *(label("ehpc", extra) for extra in extra_labels)],
+            "labels": [*failure_labels(transition), *(clean_label(extra) for extra in extra_labels)],
         }
     }
 

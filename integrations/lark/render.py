@@ -14,7 +14,7 @@ import hmac
 from typing import Any
 
 from integrations.base import Transition
-from integrations.card import clip, defang, task_card
+from integrations.card import chat_headline, clip, defang, task_card
 from integrations.ehpc.task import TaskStatus
 
 __all__ = ["card_message", "signature_fields"]
@@ -43,7 +43,7 @@ def card_message(transition: Transition) -> dict[str, Any]:
         "card": {
             "config": {"wide_screen_mode": True},
             "header": {
-                "title": {"tag": "plain_text", "content": clip(defang(card.headline), 200)},
+                "title": {"tag": "plain_text", "content": clip(chat_headline(card), 200)},
                 "template": _TEMPLATES.get(card.status, "grey"),
             },
             "elements": elements,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.base import Transition
-from integrations.card import defang, markdown_lines, task_card
+from integrations.card import chat_headline, markdown_lines, task_card
 from integrations.ehpc.task import TaskStatus
 
 __all__ = ["MAX_CONTENT_BYTES", "markdown_message"]
@@ -23,7 +23,7 @@ def markdown_message(transition: Transition) -> dict[str, Any]:
     """The JSON body of ``POST /cgi-bin/webhook/send`` for ``transition``."""
     card = task_card(transition)
     color = _STATUS_COLORS.get(card.status, "comment")
-    lines = [f'## <font color="{color}">{defang(card.headline)}</font>', *markdown_lines(card)]
+    lines = [f'## <font color="{color}">{chat_headline(card)}</font>', *markdown_lines(card)]
     return {"msgtype": "markdown", "markdown": {"content": _fit(lines)}}
 
 

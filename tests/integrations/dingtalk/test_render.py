@@ -18,9 +18,9 @@ def test_signature_matches_an_independent_vector() -> None:
 def test_markdown_message_shape() -> None:
     body = markdown_message(make_transition())
     assert body["msgtype"] == "markdown"
-    assert body["markdown"]["title"] == "Adding compute nodes failed on prod"
+    assert body["markdown"]["title"] == "[E-HPC] Adding compute nodes failed on prod"
     text = body["markdown"]["text"]
-    assert text.startswith('### <font color="#D0021B">Adding compute nodes failed on prod</font>')
+    assert text.startswith('### <font color="#D0021B">[E-HPC] Adding compute nodes failed on prod</font>')
     assert "**Task ID**: task-0001" in text
     assert "at" not in body  # no @mentions, ever
 

@@ -57,7 +57,7 @@ def test_issue_has_summary_and_a_valid_adf_description() -> None:
     assert fields["project"] == {"key": "OPS"}
     assert fields["issuetype"] == {"name": "Bug"}
     assert fields["summary"] == "[E-HPC] Adding compute nodes failed on prod (task task-0001)"
-    assert "ehpc-hpc_team" in fields["labels"]
+    assert "hpc_team" in fields["labels"]
     doc = fields["description"]
     assert (doc["type"], doc["version"]) == ("doc", 1)
     texts = [node["text"] for node in nodes(doc) if node["type"] == "text"]

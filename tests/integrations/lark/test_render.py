@@ -18,7 +18,10 @@ def test_signature_matches_an_independent_vector() -> None:
 
 def test_card_shape() -> None:
     card = card_message(make_transition())["card"]
-    assert card["header"]["title"] == {"tag": "plain_text", "content": "Adding compute nodes failed on prod"}
+    assert card["header"]["title"] == {
+        "tag": "plain_text",
+        "content": "[E-HPC] Adding compute nodes failed on prod",
+    }
     assert card["header"]["template"] == "red"
     texts = [element["text"]["content"] for element in card["elements"]]
     assert "Task ID: task-0001" in texts[0]

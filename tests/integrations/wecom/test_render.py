@@ -12,7 +12,7 @@ def test_markdown_message_shape() -> None:
     body = markdown_message(make_transition(status="Success"))
     assert body["msgtype"] == "markdown"
     content = body["markdown"]["content"]
-    assert content.startswith('## <font color="info">Adding compute nodes succeeded on prod</font>')
+    assert content.startswith('## <font color="info">[E-HPC] Adding compute nodes succeeded on prod</font>')
     assert "**Cluster**: prod (ehpc-hz-prod01)" in content
 
 
