@@ -24,6 +24,7 @@ __all__ = [
     "clip",
     "defang",
     "escape_markdown",
+    "fit_lines",
     "is_failure",
     "is_recovery",
     "markdown_lines",
@@ -122,6 +123,19 @@ def markdown_lines(card: Card) -> list[str]:
         if items:
             lines += ["", f"**{title}**", *(f"- {escape_markdown(item)}" for item in items)]
     return lines
+
+
+def fit_lines(lines: Sequence[str], *, max_bytes: int, separator: str = "\n") -> str:
+    """Join ``lines`` within ``max_bytes`` of UTF-8; lines that do not fit become "…and N more lines"."""
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        rest = len(lines) - index - 1
+        tail = [f"…and {rest} more lines"] if rest else []
+        if len(separator.join([*kept, line, *tail]).encode()) > max_bytes:
+            kept.append(f"…and {rest + 1} more lines")
+            break
+        kept.append(line)
+    return separator.join(kept)
 
 
 def clip(text: str, limit: int) -> str:

@@ -15,12 +15,12 @@ import hmac
 from typing import Any
 
 from integrations.base import Transition
-from integrations.card import chat_headline, clip, markdown_lines, task_card
+from integrations.card import chat_headline, clip, fit_lines, markdown_lines, task_card
 from integrations.ehpc.task import TaskStatus
 
-__all__ = ["markdown_message", "signature_params"]
+__all__ = ["MAX_TEXT_BYTES", "markdown_message", "signature_params"]
 
-_MAX_TEXT = 18000  # characters; DingTalk refuses markdown over ~20,000 bytes
+MAX_TEXT_BYTES = 18000  # UTF-8; DingTalk refuses messages of about 20,000 bytes
 _STATUS_COLORS = {
     TaskStatus.SUCCESS: "#2E8B57",
     TaskStatus.FAIL: "#D0021B",
@@ -34,8 +34,8 @@ def markdown_message(transition: Transition) -> dict[str, Any]:
     headline = chat_headline(card)
     color = _STATUS_COLORS.get(card.status)
     title_line = f'<font color="{color}">{headline}</font>' if color else headline
-    text = "\n\n".join([f"### {title_line}", *markdown_lines(card)])
-    return {"msgtype": "markdown", "markdown": {"title": clip(headline, 64), "text": clip(text, _MAX_TEXT)}}
+    text = fit_lines([f"### {title_line}", *markdown_lines(card)], max_bytes=MAX_TEXT_BYTES, separator="\n\n")
+    return {"msgtype": "markdown", "markdown": {"title": clip(headline, 64), "text": text}}
 
 
 def signature_params(*, secret: str, timestamp_ms: int) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from integrations.base import Transition
-from integrations.card import chat_headline, markdown_lines, task_card
+from integrations.card import chat_headline, fit_lines, markdown_lines, task_card
 from integrations.ehpc.task import TaskStatus
 
 __all__ = ["MAX_CONTENT_BYTES", "markdown_message"]
@@ -24,18 +24,4 @@ def markdown_message(transition: Transition) -> dict[str, Any]:
     card = task_card(transition)
     color = _STATUS_COLORS.get(card.status, "comment")
     lines = [f'## <font color="{color}">{chat_headline(card)}</font>', *markdown_lines(card)]
-    return {"msgtype": "markdown", "markdown": {"content": _fit(lines)}}
-
-
-def _fit(lines: list[str]) -> str:
-    """Join ``lines`` within :data:`MAX_CONTENT_BYTES`, replacing those that do not fit by a count."""
-    kept: list[str] = []
-    for index, line in enumerate(lines):
-        more = f"…and {len(lines) - index} more lines"
-        candidate = "\n".join([*kept, line])
-        room = "\n".join([*kept, line, more]) if index < len(lines) - 1 else candidate
-        if len(room.encode()) > MAX_CONTENT_BYTES:
-            kept.append(more)
-            break
-        kept.append(line)
-    return "\n".join(kept)
+    return {"msgtype": "markdown", "markdown": {"content": fit_lines(lines, max_bytes=MAX_CONTENT_BYTES)}}

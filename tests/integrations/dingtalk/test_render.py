@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integrations.dingtalk.render import markdown_message, signature_params
+from integrations.dingtalk.render import MAX_TEXT_BYTES, markdown_message, signature_params
 from tests.fixtures.transitions import make_transition
 
 PINGS = '<!channel> @all <at user_id="all">everyone</at> <@U123> [x](https://evil.example) **b**'
@@ -31,3 +31,10 @@ def test_api_text_pings_nobody_and_formats_nothing() -> None:
         assert mention not in text
     assert "\\[x\\](https://evil.example)" in text
     assert "\\*\\*b\\*\\*" in text
+
+
+def test_text_fits_the_byte_limit_and_says_what_was_cut() -> None:
+    errors = [{"Code": f"E{n}", "Message": "节点启动失败" * 80} for n in range(30)]
+    text = markdown_message(make_transition(errors=errors))["markdown"]["text"]
+    assert len(text.encode()) <= MAX_TEXT_BYTES
+    assert text.split("\n\n")[-1].startswith("…and ")
