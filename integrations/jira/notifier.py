@@ -5,7 +5,8 @@ only when none exists, so retries and restarts never open a second one. Jira's s
 create by a moment, so the created key is also kept in the target's state store (when the worker gives
 one) and checked first: a redelivery right after a create finds it there. On a task finishing in Success:
 find the open issues of the same task type on the same cluster (labels, ``statusCategory != Done``),
-comment on each, transition it when ``resolve_transition`` is set, and label it ``ehpc-recovered``. Other
+comment on each, transition it when ``resolve_transition`` is set, and label it ``ehpc-recovered`` (a
+retry after a failure between the comment and the label comments again: at least once). Other
 transitions are not Jira's business and are ignored. Auth: basic, account email + API token.
 https://developer.atlassian.com/cloud/jira/platform/rest/v3/
 """
