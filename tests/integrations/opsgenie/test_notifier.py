@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from integrations.http import BridgeSession
@@ -14,9 +12,7 @@ from tests.fixtures.vendor_stub import (
     DELIVERY_CASES,
     DeliveryCase,
     VendorStub,
-    expect_outcome,
-    refused_url,
-    run_case,
+    check_delivery_case,
 )
 
 SECRET = "genie-0000-1111-2222-never-logged"
@@ -34,12 +30,14 @@ def notifier(url: str, session: BridgeSession) -> OpsgenieNotifier:
 def test_delivery_outcome(
     case: DeliveryCase, vendor_stub: VendorStub, stub_session: BridgeSession, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    sender = notifier(refused_url() if case.refused else vendor_stub.url, stub_session)
-    raised = run_case(case, vendor_stub, lambda: sender.send(make_transition()))
-    expect_outcome(case, raised)
-    assert SECRET not in caplog.text
-    assert SECRET not in str(raised)
+    check_delivery_case(
+        case,
+        vendor_stub,
+        build=lambda url: notifier(url, stub_session),
+        transition=make_transition(),
+        secrets=[SECRET],
+        caplog=caplog,
+    )
     if not case.refused:
         (request,) = vendor_stub.requests
         assert (request.method, request.path) == ("POST", "/v2/alerts")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from integrations.base import RetryableDeliveryError
@@ -16,9 +14,7 @@ from tests.fixtures.vendor_stub import (
     DeliveryCase,
     StubResponse,
     VendorStub,
-    expect_outcome,
-    refused_url,
-    run_case,
+    check_delivery_case,
 )
 
 SECRET = "R0UTING-KEY-never-in-logs-0123456"
@@ -43,12 +39,14 @@ def notifier(url: str, session: BridgeSession) -> PagerDutyNotifier:
 def test_delivery_outcome(
     case: DeliveryCase, vendor_stub: VendorStub, stub_session: BridgeSession, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    sender = notifier(refused_url() if case.refused else vendor_stub.url, stub_session)
-    raised = run_case(case, vendor_stub, lambda: sender.send(make_transition()))
-    expect_outcome(case, raised)
-    assert SECRET not in caplog.text
-    assert SECRET not in str(raised)
+    check_delivery_case(
+        case,
+        vendor_stub,
+        build=lambda url: notifier(url, stub_session),
+        transition=make_transition(),
+        secrets=[SECRET],
+        caplog=caplog,
+    )
     if not case.refused:
         (request,) = vendor_stub.requests
         assert request.path == "/v2/enqueue"
