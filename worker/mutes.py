@@ -11,6 +11,7 @@ The state tracker records every transition whatever the mute says; only the Slac
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,7 +95,7 @@ class Mutes:
         pipe = self._client.pipeline(transaction=True)
         pipe.hsetnx(key, "started", _epoch(now))
         pipe.hset(key, mapping={"until": _epoch(until), "reason": reason, "user": user_id})
-        pipe.zadd(self._keys.mute_ends(), {cluster_id: until.timestamp()})
+        pipe.zadd(self._keys.mute_ends(), {cluster_id: float(_epoch(until))})
         pipe.hgetall(key)
         fields = pipe.execute()[-1]
         return _mute(cluster_id, _decode(fields))
@@ -173,7 +174,8 @@ def _text(value: bytes | str) -> str:
 
 
 def _epoch(moment: datetime) -> str:
-    return f"{moment.timestamp():.3f}"
+    """Epoch seconds, cut (not rounded) to milliseconds so a mute never outlasts its ``until``."""
+    return f"{math.floor(moment.timestamp() * 1000) / 1000:.3f}"
 
 
 def _time(epoch: str) -> datetime:

@@ -21,9 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import redis
 from gunicorn.app.base import BaseApplication
 from slack_bolt import Ack, App, BoltRequest, BoltResponse, Respond
 from slack_bolt.middleware.request_verification import RequestVerification
@@ -60,11 +59,15 @@ from integrations.slack.commands import (
     render_unrecognized,
 )
 from integrations.slack.render import SlackMessage, escape
+from integrations.target import SlackTarget
 from worker.access import AccessPolicy, ClusterAccess, Permission, Requester
-from worker.keys import Keys
+from worker.config import DEFAULT_TARGET
 from worker.lookup import Lookup
-from worker.mutes import Mutes, MuteSummary
+from worker.mutes import Mutes
 from worker.settings import Settings
+
+if TYPE_CHECKING:
+    from worker.runtime import Runtime
 
 __all__ = [
     "COMMAND",
@@ -72,9 +75,9 @@ __all__ = [
     "LiveTasks",
     "Services",
     "SignatureCheck",
+    "access_policy",
     "app_from_settings",
     "build_app",
-    "post_mute_summary",
     "run_slack_app",
     "startup_problem",
 ]
@@ -175,12 +178,6 @@ def build_app(
     app.action(ACTION_SHARE)(listeners.share)
     app.action(ACTION_MORE)(listeners.more)
     return app
-
-
-def post_mute_summary(*, client: WebClient, channel: str, summary: MuteSummary, cluster_name: str) -> None:
-    """Post a finished mute's summary in the cluster's channel (beat calls this after ``expire_due``)."""
-    message = summary.render(cluster_name=cluster_name)
-    client.chat_postMessage(channel=channel, text=message.text, blocks=message.block_list())
 
 
 @dataclass(frozen=True)
@@ -528,11 +525,17 @@ def run_slack_app(argv: Sequence[str]) -> int:
     parser.add_argument("--threads", type=int, default=8, help="HTTP mode: threads per worker")
     args = parser.parse_args(list(argv))
 
+    from worker.config import ConfigError
     from worker.logs import configure_logging
-    from worker.settings import Settings
+    from worker.runtime import Runtime
 
     settings = Settings()
     problem = startup_problem(settings)
+    if problem is None:
+        try:
+            access_policy(Runtime.from_settings(settings))  # a bad config or a channel-less cluster: stop now
+        except (ConfigError, LookupError) as error:
+            problem = str(error).strip("'")
     if problem is not None:
         print(f"ehpc-bridge slack-app: {problem}", file=sys.stderr)
         return 2
@@ -568,39 +571,67 @@ def startup_problem(settings: Settings) -> str | None:
             "SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request with it "
             "(Basic Information → Signing Secret); or set SLACK_APP_TOKEN to use Socket Mode"
         )
-    if not settings.clusters:
-        return "EHPC_CLUSTERS is empty: no cluster to answer about"
-    if settings.slack_channel is None:
-        return "SLACK_CHANNEL is not set: the watched clusters belong to that channel"
     return None
 
 
+def access_policy(rt: Runtime) -> AccessPolicy:
+    """Each watched cluster belongs to the channel its Slack messages go to (``SLACK_CHANNEL`` by default).
+
+    Raises LookupError naming a cluster that has no channel at all.
+    """
+    target = rt.targets.get(DEFAULT_TARGET)
+    grants = []
+    for cluster in rt.clusters.values():
+        if isinstance(target, SlackTarget):
+            channel = rt.slack_channel(target=target, cluster_id=cluster.cluster_id)
+        else:
+            channel = cluster.slack_channel or rt.settings.slack_channel or ""
+        if not channel:
+            raise LookupError(f"no Slack channel for cluster {cluster.cluster_id}: set SLACK_CHANNEL")
+        grants.append(ClusterAccess(cluster.cluster_id, cluster.name, (channel,)))
+    if not grants:
+        raise LookupError("no cluster is watched: set EHPC_CLUSTERS or list clusters in EHPC_CONFIG")
+    return AccessPolicy(clusters=grants)
+
+
 def app_from_settings(settings: Settings) -> App:
-    """The production App: Redis, the E-HPC client and Slack's Web API as the environment says."""
-    from integrations.ehpc.client import EhpcClient
+    """The production App over the worker's runtime (Redis, E-HPC clients per region, configuration)."""
+    from worker.runtime import Runtime
 
     problem = startup_problem(settings)
-    if problem is not None or settings.slack_bot_token is None or settings.slack_channel is None:
-        raise ValueError(problem)
-    web = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
-    store = redis.Redis.from_url(settings.redis_url)
-    keys = Keys(prefix=settings.redis_prefix)
-    access = AccessPolicy.single_channel(cluster_ids=settings.clusters, channel=settings.slack_channel)
+    if problem is not None or settings.slack_bot_token is None:
+        raise LookupError(problem)
+    rt = Runtime.from_settings(settings)
     services = Services(
-        lookup=Lookup(client=store, keys=keys),
-        mutes=Mutes(client=store, keys=keys),
-        access=access,
-        live=EhpcClient(region=settings.region, endpoint=settings.endpoint),
+        lookup=rt.lookup,
+        mutes=rt.mutes,
+        access=access_policy(rt),
+        live=_RegionalTasks(rt),
         now=lambda: datetime.now(UTC),
     )
     secret = settings.slack_signing_secret
+    web = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
     return build_app(
         services=services,
         client=web,
-        signing_secret=None
-        if settings.slack_app_token is not None or secret is None
-        else secret.get_secret_value(),
+        signing_secret=None if settings.slack_app_token or secret is None else secret.get_secret_value(),
     )
+
+
+class _RegionalTasks:
+    """:class:`LiveTasks` over the runtime's E-HPC clients: each cluster asked through its region's."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def get_task(self, cluster_id: str, task_id: str) -> Task | None:
+        return self._rt.ehpc(cluster_id).get_task(cluster_id, task_id)
+
+    def list_running(self, cluster_id: str) -> list[Task]:
+        return self._rt.ehpc(cluster_id).list_running(cluster_id)
+
+    def list_archived(self, cluster_id: str, *, max_pages: int = 1) -> list[Task]:
+        return self._rt.ehpc(cluster_id).list_archived(cluster_id, max_pages=max_pages)
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints

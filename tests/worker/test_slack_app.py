@@ -679,6 +679,18 @@ def test_http_mode_without_a_signing_secret_does_not_start(
     assert "SLACK_SIGNING_SECRET is not set" in capsys.readouterr().err
 
 
+def test_a_cluster_without_a_channel_does_not_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("SLACK_CHANNEL", "EHPC_CONFIG", "SLACK_APP_TOKEN", "SLACK_APP_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
+    monkeypatch.setenv("EHPC_CLUSTERS", CLUSTER)
+    assert run_slack_app(["--port", "0"]) == 2
+    assert f"no Slack channel for cluster {CLUSTER}" in capsys.readouterr().err
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
