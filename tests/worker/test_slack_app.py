@@ -31,6 +31,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 import redis
 import requests
+import yaml
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
@@ -46,7 +47,7 @@ from worker.access import AccessPolicy, ClusterAccess
 from worker.keys import Keys
 from worker.lookup import Lookup
 from worker.mutes import Mutes
-from worker.slack_app import EVENTS_PATH, Services, build_app, run_slack_app
+from worker.slack_app import COMMAND, EVENTS_PATH, Services, build_app, run_slack_app
 from worker.state import ClusterRef, Source, TaskState
 
 SECRET = "test-signing-secret-0123456789abcdef"
@@ -747,3 +748,13 @@ def test_gunicorn_serves_signed_requests_and_refuses_others(
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_the_manifest_points_slack_at_this_app() -> None:
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "slack-app-manifest.yml").read_text())
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == COMMAND
+    assert command["url"].endswith(EVENTS_PATH)
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
+    assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
