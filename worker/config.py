@@ -98,7 +98,7 @@ class Route(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     match: RouteMatch = Field(default_factory=RouteMatch)
-    targets: tuple[str, ...] = Field(min_length=1)
+    targets: tuple[str, ...]  # empty: matching transitions go nowhere (a silencing rule)
     continue_: bool = Field(default=False, alias="continue")
 
 

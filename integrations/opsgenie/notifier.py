@@ -10,6 +10,7 @@ import logging
 from typing import Literal
 
 import requests
+from pydantic import Field
 
 from integrations.base import Transition
 from integrations.http import send_request
@@ -27,7 +28,7 @@ class OpsgenieTarget(TargetConfig):
 
     type: Literal["opsgenie"] = "opsgenie"
     api_key_env: EnvSecret
-    api_url: str = API_URL
+    api_url: str = Field(default=API_URL, pattern=r"^https?://")
 
 
 class OpsgenieNotifier:

@@ -10,6 +10,7 @@ import logging
 from typing import Literal
 
 import requests
+from pydantic import Field
 
 from integrations.base import Transition
 from integrations.http import send_request
@@ -27,7 +28,7 @@ class PagerDutyTarget(TargetConfig):
 
     type: Literal["pagerduty"] = "pagerduty"
     routing_key_env: EnvSecret
-    events_url: str = EVENTS_URL
+    events_url: str = Field(default=EVENTS_URL, pattern=r"^https?://")
 
 
 class PagerDutyNotifier:

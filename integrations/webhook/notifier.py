@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Literal
 
 import requests
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from integrations.base import Transition
 from integrations.http import redact_url, send_request
@@ -28,7 +28,7 @@ class WebhookTarget(TargetConfig):
     """``type: webhook``: ``url`` (``url_env`` if the URL is a secret), optional signing secret."""
 
     type: Literal["webhook"] = "webhook"
-    url: str | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://")
     url_env: EnvSecret | None = None
     secret_env: EnvSecret | None = None
 

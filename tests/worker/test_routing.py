@@ -134,3 +134,9 @@ def test_cluster_labels_in_a_loaded_file_drive_routing(tmp_path: Path) -> None:
 def test_cluster_config_display_name_falls_back_to_id() -> None:
     assert ClusterConfig(id="c9").display_name == "c9"
     assert RouteMatch() == RouteMatch(clusters=(), labels={})
+
+
+def test_route_without_targets_silences() -> None:
+    silence = rule([], kinds=["progressed"])
+    transition = make_transition(status="Processing", kind=TransitionKind.PROGRESSED)
+    assert route(transition, config(silence, rule(["slack"]))) == []
