@@ -347,25 +347,18 @@ class _Listeners:
     def refresh(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
         """ "Refresh": re-read the task live and replace the message with it."""
         ack()
-        parsed, requester = _button(body)
-        task_key = parse_task_key(parsed)
-        if task_key is None:
-            respond(**_ephemeral(render_notice("That button's task is not valid.")))
+        pressed = _task_button(body, respond)
+        if pressed is None:
             return
-        cluster_id, task_id = task_key
+        cluster_id, task_id, requester = pressed
         decision = self._s.access.check(requester, cluster_id=cluster_id, permission=Permission.LOOKUP)
         if not decision.allowed:
             respond(**_ephemeral(_refusal(cluster_id, decision.reason)))
             return
         live = self._live_task(cluster_id, task_id)
         if live is None:
-            respond(
-                **_ephemeral(
-                    render_notice(
-                        f"E-HPC could not tell about task `{escape(task_id)}` just now; try again soon."
-                    )
-                )
-            )
+            notice = f"E-HPC could not tell about task `{escape(task_id)}` just now; try again soon."
+            respond(**_ephemeral(render_notice(notice)))
             return
         recorded = self._s.lookup.find_task(task_id, cluster_ids=[cluster_id])
         now = self._s.now()
@@ -383,12 +376,10 @@ class _Listeners:
     def mute_hour(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
         """ "Mute cluster 1 h" under a task message."""
         ack()
-        value, requester = _button(body)
-        task_key = parse_task_key(value)
-        if task_key is None:
-            respond(**_ephemeral(render_notice("That button's task is not valid.")))
-            return
-        respond(**_ephemeral(self._mute(task_key[0], MUTE_BUTTON, "", requester)))
+        pressed = _task_button(body, respond)
+        if pressed is not None:
+            cluster_id, _, requester = pressed
+            respond(**_ephemeral(self._mute(cluster_id, MUTE_BUTTON, "", requester)))
 
     def share(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
         """ "Share in channel": answer the same question again, visibly, in the channel."""
@@ -479,6 +470,16 @@ def _button(body: Mapping[str, Any]) -> tuple[str, Requester]:
         channel_name=str(channel.get("name", "")),
     )
     return str(actions[0].get("value", "")), requester
+
+
+def _task_button(body: Mapping[str, Any], respond: Respond) -> tuple[str, str, Requester] | None:
+    """Cluster, task and presser of a task-message button; None (the presser told) if its value is bad."""
+    value, requester = _button(body)
+    task_key = parse_task_key(value)
+    if task_key is None:
+        respond(**_ephemeral(render_notice("That button's task is not valid.")))
+        return None
+    return task_key[0], task_key[1], requester
 
 
 def _name(clusters: Sequence[ClusterAccess], cluster_id: str) -> str:

@@ -26,10 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from integrations.base import Transition
-from integrations.ehpc.task import Task, TaskStatus
+from integrations.ehpc.task import Task
 from integrations.slack.render import (
     MAX_BLOCKS,
     MAX_TEXT,
+    STATUS_EMOJI,
     SlackMessage,
     escape,
     progress_bar,
@@ -92,13 +93,6 @@ _DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
 _UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 _OFFSET = re.compile(r"^\+(\d{1,5})$")
 
-_STATUS_EMOJI = {
-    TaskStatus.PROCESSING: ":hourglass_flowing_sand:",
-    TaskStatus.SUCCESS: ":white_check_mark:",
-    TaskStatus.FAIL: ":x:",
-    TaskStatus.PARTIAL_FAIL: ":warning:",
-    TaskStatus.UNKNOWN: ":grey_question:",
-}
 
 Block = dict[str, Any]
 
@@ -429,7 +423,7 @@ def _echo(text: str, limit: int = _MAX_ECHO) -> str:
 def _task_line(record: TaskRecord, *, now: datetime) -> str:
     task = record.task
     return (
-        f"{_STATUS_EMOJI[task.status]} *{escape(task.label)}* · {progress_bar(task)} · "
+        f"{STATUS_EMOJI[task.status]} *{escape(task.label)}* · {progress_bar(task)} · "
         f"started {_ago(now - record.first_seen)} ago\n`{escape(task.task_id)}`"
     )
 
@@ -451,7 +445,7 @@ def _cluster_line(cluster: ClusterHealth, *, now: datetime) -> str:
 def _summary_line(transition: Transition) -> str:
     task = transition.task
     return (
-        f"{_STATUS_EMOJI[task.status]} {escape(task.label)} · {escape(transition.kind.value)} · "
+        f"{STATUS_EMOJI[task.status]} {escape(task.label)} · {escape(transition.kind.value)} · "
         f"`{escape(task.task_id)}`"
     )
 
