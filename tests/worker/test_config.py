@@ -184,3 +184,11 @@ def test_error_message_names_the_file(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_the_documented_example_loads(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "integrations.md"
+    example = docs.read_text(encoding="utf-8").split("```yaml\n", 1)[1].split("```", 1)[0]
+    environ = {"PD_ROUTING_KEY": "a", "OPSGENIE_API_KEY": "b", "AUDIT_WEBHOOK_SECRET": "c"}
+    config = load_config(write(tmp_path, example), environ=environ)
+    assert [target.name for target in config.targets] == ["oncall", "ops", "audit", "slack-dev", "slack"]
