@@ -28,12 +28,22 @@ from integrations.base import (
 from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.errors import EhpcError, PermanentEhpcError
 from integrations.ehpc.task import Task
+from integrations.slack.notifier import SlackNotifier
 from integrations.target import SlackTarget
 from worker import metrics
+from worker.ratelimit import wants_digest
 from worker.runtime import Runtime
 from worker.state import ClusterRef, Source, TaskState
 
-__all__ = ["DeliveryOutcome", "PollOutcome", "deliver", "dispatch", "poll_cluster", "preview_poll"]
+__all__ = [
+    "DeliveryOutcome",
+    "PollOutcome",
+    "deliver",
+    "dispatch",
+    "flush_digest",
+    "poll_cluster",
+    "preview_poll",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +63,16 @@ class PollOutcome:
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
-    """What one delivery run did; ``wait`` > 0 asks the caller to come back after that many seconds."""
+    """What one delivery run did; ``wait`` > 0 asks the caller to come back after that many seconds.
+
+    ``digest_after`` set: transitions were parked for the channel's digest, and the caller schedules
+    :func:`flush_digest` for (destination, cluster) after that many seconds.
+    """
 
     sent: int = 0
     skipped: int = 0
     wait: float = 0.0
+    digest_after: float | None = None
 
 
 def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
@@ -211,22 +226,60 @@ def _deliver_pending(rt: Runtime, *, destination: str, task_key: str, now: datet
     cursor = rt.ledger.cursor(destination=destination, task_key=task_key)
     pending = rt.state.transitions_after(task_key=task_key, sequence=cursor)
     sent = skipped = 0
+    digest_after: float | None = None
     for index, transition in enumerate(pending):
+        cluster_id = transition.task.cluster_id
         if destination not in rt.destinations(transition) or _superseded(transition, pending[index + 1 :]):
             skipped += 1
             metrics.record_dedup_suppression(target=destination)
-        elif _is_slack(rt, destination) and rt.mutes.record_suppressed(
-            transition.task.cluster_id, transition
-        ):
+        elif _is_slack(rt, destination) and rt.mutes.record_suppressed(cluster_id, transition):
             skipped += 1  # kept for the summary posted when the mute ends
         else:
             wait = _slack_wait(rt, destination=destination, transition=transition)
-            if wait > 0:
-                return DeliveryOutcome(sent=sent, skipped=skipped, wait=wait)
-            _send(rt, destination=destination, transition=transition, now=now)
-            sent += 1
+            if wait > 0 and wants_digest(transition=transition, wait=wait):
+                rt.digests.park(channel=_channel(rt, destination, cluster_id), transition=transition)
+                digest_after = wait
+            elif wait > 0:
+                metrics.record_rate_limited(service="slack-budget")
+                return DeliveryOutcome(sent=sent, skipped=skipped, wait=wait, digest_after=digest_after)
+            else:
+                _send(rt, destination=destination, transition=transition, now=now)
+                sent += 1
         rt.ledger.advance_cursor(destination=destination, task_key=task_key, sequence=transition.sequence)
-    return DeliveryOutcome(sent=sent, skipped=skipped)
+    return DeliveryOutcome(sent=sent, skipped=skipped, digest_after=digest_after)
+
+
+def flush_digest(rt: Runtime, *, destination: str, cluster_id: str, now: datetime) -> float:
+    """Post one digest of the transitions parked for the channel; returns seconds until the next flush.
+
+    0 means nothing is left. See :mod:`worker.ratelimit` for the rule; nothing parked is ever dropped.
+    """
+    channel = _channel(rt, destination, cluster_id)
+    wait = rt.budget.acquire(channel)
+    if wait > 0:
+        return wait
+    claim = rt.digests.claim(channel=channel)
+    if claim is None:
+        return 1.0 if rt.digests.pending(channel=channel) else 0.0  # another flush holds the lock
+    notifier = rt.notifier(target_name=destination, cluster_id=cluster_id)
+    try:
+        if not isinstance(notifier, SlackNotifier):
+            raise TypeError(f"{destination} is not a Slack target")
+        notifier.send_digest(transitions=claim.transitions, now=now)
+        for transition in claim.transitions:
+            notifier.send(transition)  # edits the task's own message in place; its reply was the digest
+    except BaseException:
+        rt.digests.abandon(claim)
+        raise
+    rt.digests.done(claim)
+    return 1.0 if rt.digests.pending(channel=channel) else 0.0
+
+
+def _channel(rt: Runtime, destination: str, cluster_id: str) -> str:
+    target = rt.targets[destination]
+    if not isinstance(target, SlackTarget):
+        raise TypeError(f"{destination} is not a Slack target")
+    return rt.slack_channel(target=target, cluster_id=cluster_id)
 
 
 def _superseded(transition: Transition, later: list[Transition]) -> bool:
@@ -254,8 +307,7 @@ def _slack_wait(rt: Runtime, *, destination: str, transition: Transition) -> flo
         interval_ms = int(rt.settings.slack_edit_interval * 1000)
         if not rt.redis.set(key, "1", nx=True, px=interval_ms):
             return max(int(rt.redis.pttl(key)), 1) / 1000
-    channel = rt.slack_channel(target=target, cluster_id=transition.task.cluster_id)
-    return rt.budget.acquire(channel)
+    return rt.budget.acquire(_channel(rt, destination, transition.task.cluster_id))
 
 
 def _send(rt: Runtime, *, destination: str, transition: Transition, now: datetime) -> None:

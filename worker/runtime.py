@@ -25,7 +25,7 @@ from worker.keys import Keys
 from worker.lookup import Lookup
 from worker.mutes import Mutes
 from worker.outbox import DeliveryLedger, Outbox
-from worker.ratelimit import ChannelBudget
+from worker.ratelimit import ChannelBudget, DigestQueue
 from worker.routing import route
 from worker.settings import Settings
 from worker.state import ClusterRef, TaskState
@@ -49,6 +49,7 @@ class Runtime:
     lookup: Lookup = field(init=False)
     mutes: Mutes = field(init=False)
     budget: ChannelBudget = field(init=False)
+    digests: DigestQueue = field(init=False)
     session: requests.Session = field(init=False)
     _ehpc: dict[str, EhpcClient] = field(init=False, default_factory=dict)
     _notifiers: dict[tuple[str, str], Notifier] = field(init=False, default_factory=dict)
@@ -69,6 +70,7 @@ class Runtime:
         self.budget = ChannelBudget(
             client=self.redis, keys=self.keys, rate=self.settings.slack_rate, burst=self.settings.slack_burst
         )
+        self.digests = DigestQueue(client=self.redis, keys=self.keys)
         self.session = new_session()
 
     @classmethod

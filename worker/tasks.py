@@ -9,6 +9,8 @@ Delivery contracts (also in each decorator):
 * ``ehpc.deliver(destination, task_key)`` — queue ``deliver``; acks late; retryable vendor errors are
   retried with Retry-After (or jittered back-off) for a day; a busy task lease or a Slack budget wait
   becomes a countdown, never a sleep.
+* ``ehpc.flush_digest(destination, cluster_id)`` — queue ``deliver``; one digest per budget token for a
+  channel over its Slack budget (see :mod:`worker.ratelimit`); reschedules itself until none is parked.
 * ``ehpc.expire_mutes()`` — queue ``deliver``; posts the summary of each mute that ended.
 """
 
@@ -25,11 +27,11 @@ from celery.exceptions import Retry
 from integrations.base import RetryableDeliveryError
 from integrations.ehpc.errors import PermanentEhpcError, RetryableEhpcError
 from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE, app
-from worker.pipeline import deliver, dispatch, poll_cluster
+from worker.pipeline import deliver, dispatch, flush_digest, poll_cluster
 from worker.problems import announce_api_problem, clear_api_problem, post_mute_summaries
 from worker.runtime import runtime
 
-__all__ = ["deliver_task", "dispatch_outbox", "expire_mutes", "poll_cluster_task"]
+__all__ = ["deliver_task", "dispatch_outbox", "expire_mutes", "flush_digest_task", "poll_cluster_task"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +85,23 @@ def deliver_task(self: CeleryTask, destination: str, task_key: str) -> int:
             logger.error("giving up on %s for %s: %s", task_key, destination, error)
             raise
         _retry(self, error, error.retry_after)
+    if outcome.digest_after is not None:
+        cluster_id = task_key.split("/", 1)[0]
+        flush_digest_task.apply_async(args=(destination, cluster_id), countdown=outcome.digest_after)
     if outcome.wait > 0:
         raise self.retry(countdown=outcome.wait, max_retries=None)
     return outcome.sent
+
+
+@app.task(bind=True, name="ehpc.flush_digest", queue=DELIVER_QUEUE, acks_late=True, max_retries=None)
+def flush_digest_task(self: CeleryTask, destination: str, cluster_id: str) -> None:
+    """Post the channel's digest of parked finished tasks; reschedules itself while any are left."""
+    try:
+        wait = flush_digest(runtime(), destination=destination, cluster_id=cluster_id, now=datetime.now(UTC))
+    except RetryableDeliveryError as error:
+        _retry(self, error, error.retry_after)
+    if wait > 0:
+        raise self.retry(countdown=wait)
 
 
 @app.task(name="ehpc.expire_mutes", queue=DELIVER_QUEUE, acks_late=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.fixtures.pipeline import CHANNEL, Stack
-from worker.pipeline import deliver, dispatch, poll_cluster
+from integrations.ehpc.simulator import SimulatorServer
+from integrations.slack.standin import SlackStandIn
+from tests.fixtures.pipeline import CHANNEL, Stack, make_stack
+from worker.pipeline import deliver, dispatch, flush_digest, poll_cluster
 
 CLUSTER = "ehpc-hz-pipe0001"
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -75,3 +77,39 @@ def test_delivering_the_same_task_twice_sends_nothing_the_second_time(stack: Sta
 
     assert again.sent == 0
     assert len(parents(stack)) == 1
+
+
+def test_a_burst_over_the_channel_budget_becomes_one_digest_and_drops_nothing(
+    simulator: SimulatorServer, slack_standin: SlackStandIn, redis_prefix: str
+) -> None:
+    stack = make_stack(
+        simulator=simulator,
+        slack=slack_standin,
+        prefix=redis_prefix,
+        clusters=(CLUSTER,),
+        EHPC_SLACK_RATE=0.02,
+        EHPC_SLACK_BURST=3,
+        EHPC_ARCHIVE_PAGES=1,
+    )
+    rt = stack.runtime
+    poll_cluster(rt, cluster_id=CLUSTER, now=T0)
+    for _ in range(10):
+        simulator.simulator.start_task(CLUSTER, "AddComputes", total_steps=2, step_seconds=5)
+    simulator.simulator.advance(60)
+    rt.redis.delete(rt.keys.archive_sweep(cluster_id=CLUSTER))
+    poll_cluster(rt, cluster_id=CLUSTER, now=T0 + timedelta(minutes=1))
+    scheduled: list[tuple[str, str]] = []
+    dispatch(rt, consumer="test", enqueue=lambda destination, key: scheduled.append((destination, key)))
+    outcomes = [deliver(rt, destination=d, task_key=k, now=T0) for d, k in scheduled]
+    rt.redis.delete(rt.keys.slack_budget(channel=CHANNEL))  # time passes: the bucket refills
+
+    left = flush_digest(rt, destination="slack", cluster_id=CLUSTER, now=T0)
+
+    assert sum(outcome.sent for outcome in outcomes) == 3
+    assert sum(outcome.digest_after is not None for outcome in outcomes) == 7
+    assert left == 0
+    messages = slack_standin.messages(CHANNEL)
+    assert len(messages) == 4
+    digest = messages[-1]
+    assert digest.text.count("Adding compute nodes") >= 1 or "7" in digest.text
+    assert rt.digests.pending(channel=CHANNEL) == 0
