@@ -408,6 +408,13 @@ def test_a_garbage_timestamp_is_refused(harness: Harness) -> None:
     _nothing_happened(harness)
 
 
+def test_an_unsigned_ssl_check_is_refused_too(harness: Harness) -> None:
+    body = "ssl_check=1&token=legacy-verification-token"
+    assert (
+        harness.post(body, headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401
+    )
+
+
 def test_a_refused_request_logs_no_body(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     body = _mute_body(harness)
     headers = signed_headers(body, timestamp=int(NOW.timestamp()), secret="not-the-secret")
