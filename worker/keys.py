@@ -116,3 +116,8 @@ class Keys:
     def scratch(self, *, token: str) -> Keys:
         """Keys for a throwaway state (``poll-once``), apart from the real one."""
         return Keys(prefix=self._key("scratch", token))
+
+    # worker.target_state
+    def target_state(self, *, target: str, name: str) -> str:
+        """String: one small fact a notifier keeps for its target (e.g. a Jira issue key per task)."""
+        return self._key("target", target, name)

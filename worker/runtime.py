@@ -29,6 +29,7 @@ from worker.ratelimit import ChannelBudget, DigestQueue
 from worker.routing import route
 from worker.settings import Settings
 from worker.state import ClusterRef, TaskState
+from worker.target_state import RedisTargetState
 
 __all__ = ["Runtime", "runtime"]
 
@@ -141,7 +142,10 @@ class Runtime:
                 refs=refs,
                 base_url=self.settings.slack_api_url,
             )
-        return build_notifier(target, session=self.session, context=NotifierContext())
+        context = NotifierContext(
+            state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name)
+        )
+        return build_notifier(target, session=self.session, context=context)
 
     @property
     def poll_lease_ttl(self) -> timedelta:
