@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -39,6 +40,7 @@ from integrations.slack.commands import (
     ACTION_SHARE,
     PAGE_SIZE,
     ClustersQuery,
+    Command,
     HelpQuery,
     MuteCommand,
     TaskQuery,
@@ -129,13 +131,15 @@ class SignatureCheck(RequestVerification):
     ) -> BoltResponse:
         """Pass signed, fresh requests on; answer 401 to anything else."""
         timestamp = req.headers.get("x-slack-request-timestamp", [""])[0]
-        if req.mode != "socket_mode" and not timestamp.isdigit():
+        if req.mode != "socket_mode" and not (timestamp.isascii() and timestamp.isdigit()):
             self._debug_log_error("", timestamp, "")
             return self._build_error_response()
         return super().process(req=req, resp=resp, next=next)
 
     def _debug_log_error(self, signature: str, timestamp: str, body: str) -> None:
-        log.warning("refused a Slack request with a missing, invalid or stale signature (ts %r)", timestamp)
+        log.warning(
+            "refused a Slack request with a missing, invalid or stale signature (ts %r)", timestamp[:20]
+        )
 
 
 class _EpochClock(Clock):
@@ -210,7 +214,7 @@ class _Listeners:
         if answer.follow_up is not None:
             answer.follow_up(respond)
 
-    def _answer(self, command: object, requester: Requester, *, share: bool) -> _Answer:
+    def _answer(self, command: Command, requester: Requester, *, share: bool) -> _Answer:
         match command:
             case HelpQuery():
                 return _Answer(render_help())
@@ -226,7 +230,6 @@ class _Listeners:
                 return _Answer(self._mute(command.cluster_id, command.duration, command.reason, requester))
             case Unmute():
                 return _Answer(self._unmute(command.cluster_id, requester))
-        raise TypeError(f"unexpected command {command!r}")
 
     def _task(self, query: TaskQuery, requester: Requester, *, share: bool) -> _Answer:
         clusters = self._allowed(requester, Permission.LOOKUP)
@@ -327,7 +330,8 @@ class _Listeners:
         )
         return render_notice(
             f":mute: Muted *{escape(cluster.name)}* until {mute.until:%Y-%m-%d %H:%M} UTC "
-            f"(announced in {escape(cluster.channels[0])}). `/ehpc unmute {escape(cluster_id)}` ends it."
+            f"(announced in {_channel_link(cluster.channels[0])}). "
+            f"`/ehpc unmute {escape(cluster_id)}` ends it."
         )
 
     def _unmute(self, cluster_id: str, requester: Requester) -> SlackMessage:
@@ -481,6 +485,13 @@ def _task_button(body: Mapping[str, Any], respond: Respond) -> tuple[str, str, R
         respond(**_ephemeral(render_notice("That button's task is not valid.")))
         return None
     return task_key[0], task_key[1], requester
+
+
+def _channel_link(channel: str) -> str:
+    """A channel as Slack shows it: ``<#C0123>`` for an ID, ``#name`` for a name."""
+    if re.fullmatch(r"[CG][A-Z0-9]{6,}", channel):
+        return f"<#{channel}>"
+    return escape("#" + channel.lstrip("#"))
 
 
 def _name(clusters: Sequence[ClusterAccess], cluster_id: str) -> str:

@@ -550,6 +550,7 @@ def test_clusters_shows_last_poll_and_errors(harness: Harness) -> None:
 def test_mute_is_announced_in_the_clusters_channel(harness: Harness) -> None:
     answer = harness.command(f"mute {CLUSTER} 2h kernel upgrade <!channel>", user=ADMIN).json()
     assert "until 2026-11-27 00:00 UTC" in _text(answer)
+    assert f"announced in <#{CHANNEL}>" in _text(answer)
     assert harness.mutes.is_muted(CLUSTER)
     (announcement,) = harness.posted()
     assert "kernel upgrade &lt;!channel&gt;" in announcement
