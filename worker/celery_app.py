@@ -13,8 +13,6 @@ This is the one module allowed to do work at import time (Celery needs ``app`` a
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -69,7 +67,9 @@ def _make_app(settings: Settings) -> Celery:
         # Several deployments can share one Redis: the broker's keys live under our prefix too.
         broker_transport_options={"global_keyprefix": keys.celery_prefix(), "visibility_timeout": 3600},
         beat_schedule=beat_schedule(settings),
-        beat_schedule_filename=str(Path(tempfile.gettempdir()) / f"ehpc-beat-{settings.redis_prefix}"),
+        # In-memory schedule: no file to share or corrupt between beats; after a restart the first polls
+        # simply run at once, which is harmless (polls are idempotent).
+        beat_scheduler="celery.beat:Scheduler",
         timezone="UTC",
     )
     return celery

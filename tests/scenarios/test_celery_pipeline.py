@@ -118,3 +118,23 @@ def test_throttling_and_server_errors_are_retried_until_the_poll_succeeds(
     codes = [record.code for record in sim.requests]
     assert "Throttling.User" in codes
     assert "ServiceUnavailable" in codes
+
+
+def test_beat_drives_the_polls_and_a_second_beat_by_mistake_causes_no_duplicates(
+    stack: Stack, processes: Processes
+) -> None:
+    sim = stack.simulator.simulator
+    processes.start("worker")
+    processes.start("beat", EHPC_POLL_INTERVAL="1")
+    processes.start("beat", EHPC_POLL_INTERVAL="1")
+    wait_for(lambda: last_poll(stack) is not None, why="beat's first poll", logs=processes)
+    for task_type, outcome in OPERATIONS:
+        sim.start_task(CLUSTER, task_type, total_steps=3, step_seconds=10, outcome=outcome)
+
+    for _ in range(4):
+        before = last_poll(stack)
+        wait_for(lambda b=before: last_poll(stack) != b, why="the next scheduled poll", logs=processes)
+        sim.advance(10)
+    wait_for(lambda: settled(stack, parents=3), why="three finished task messages", logs=processes)
+
+    assert_one_message_per_task(stack)
