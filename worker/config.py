@@ -51,7 +51,7 @@ DEFAULT_TARGET = "slack"
 Loc = tuple[str | int, ...]
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):
     """The configuration file is unusable; ``problems`` holds one ``file:line: field: what`` per issue."""
 
     def __init__(self, path: Path, problems: Sequence[str]) -> None:

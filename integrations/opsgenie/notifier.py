@@ -53,7 +53,23 @@ class OpsgenieNotifier:
             destination=self._target.name,
             json=request.body,
             params=request.params,
-            headers={"Authorization": f"GenieKey {self._target.api_key_env.get()}"},
+            headers=self._auth(),
             secrets=self._target.secret_values(),
         )
         log.info("%s: %s (%s)", self._target.name, request.path, transition.fingerprint)
+
+    def check(self) -> str:
+        """Prove the API key works with a harmless read (list one alert); for ``ehpc-bridge check``."""
+        send_request(
+            session=self._session,
+            method="GET",
+            url=self._target.api_url.rstrip("/") + "/v2/alerts",
+            destination=self._target.name,
+            params={"limit": "1"},
+            headers=self._auth(),
+            secrets=self._target.secret_values(),
+        )
+        return f"API key accepted by {self._target.api_url}"
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"GenieKey {self._target.api_key_env.get()}"}

@@ -50,3 +50,9 @@ def test_harness_catches_an_alert_without_message(opsgenie_mock: PrismMock) -> N
         timeout=10,
     )
     assert response.status_code >= 400
+
+
+def test_credential_check_conforms(opsgenie_mock: PrismMock, recording_session: RecordingSession) -> None:
+    assert _notifier(opsgenie_mock, recording_session).check().startswith("API key accepted")
+    (response,) = recording_session.responses
+    assert response.status_code == 200

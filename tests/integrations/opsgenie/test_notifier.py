@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from integrations.base import PermanentDeliveryError
 from integrations.http import BridgeSession
 from integrations.opsgenie.notifier import OpsgenieNotifier, OpsgenieTarget
 from integrations.target import NotifierContext
@@ -11,6 +12,7 @@ from tests.fixtures.transitions import make_transition
 from tests.fixtures.vendor_stub import (
     DELIVERY_CASES,
     DeliveryCase,
+    StubResponse,
     VendorStub,
     check_delivery_case,
 )
@@ -60,3 +62,17 @@ def test_redelivery_sends_the_same_alias(vendor_stub: VendorStub, stub_session: 
     sender.send(transition)
     first, second = (request.json() for request in vendor_stub.requests)
     assert first == second
+
+
+def test_check_reads_one_alert_with_the_key(vendor_stub: VendorStub, stub_session: BridgeSession) -> None:
+    vendor_stub.script(StubResponse(200, body={"data": []}))
+    assert notifier(vendor_stub.url, stub_session).check().startswith("API key accepted")
+    (request,) = vendor_stub.requests
+    assert (request.method, request.path) == ("GET", "/v2/alerts?limit=1")
+    assert request.headers["authorization"] == f"GenieKey {SECRET}"
+
+
+def test_check_fails_on_a_refused_key(vendor_stub: VendorStub, stub_session: BridgeSession) -> None:
+    vendor_stub.script(StubResponse(401, body={"message": "Key is not valid"}))
+    with pytest.raises(PermanentDeliveryError, match="answered 401"):
+        notifier(vendor_stub.url, stub_session).check()
