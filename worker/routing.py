@@ -143,13 +143,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(path: Path | None) -> BridgeConfig:
-    from worker.settings import Settings  # the CLI reads the environment; route() itself never does
-
-    settings = Settings()
-    path = path or settings.config_path
     if path is not None:
         return load_config(path)
-    return BridgeConfig.from_env_defaults(cluster_ids=settings.clusters)
+    from worker.clusters import load_bridge_config  # the CLI reads the environment; route() never does
+    from worker.settings import Settings
+
+    return load_bridge_config(Settings())
 
 
 def _probe(
