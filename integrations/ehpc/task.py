@@ -9,12 +9,15 @@ raises, because one odd task must never stop the announcements of all the others
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from integrations.ehpc.schema import RawTask
+
+_E = TypeVar("_E", bound=StrEnum)
 
 __all__ = ["Instance", "Task", "TaskError", "TaskStatus", "TaskType", "normalize"]
 
@@ -36,7 +39,11 @@ class TaskStatus(StrEnum):
 
 _FINAL_STATUSES = frozenset({TaskStatus.SUCCESS, TaskStatus.FAIL, TaskStatus.PARTIAL_FAIL})
 # The SDK's docstrings spell some values differently from the API page; both are accepted.
-_STATUS_ALIASES = {"failed": TaskStatus.FAIL, "partialfailed": TaskStatus.PARTIAL_FAIL}
+_STATUS_LOOKUP = {
+    **{member.value.lower(): member for member in TaskStatus if member is not TaskStatus.UNKNOWN},
+    "failed": TaskStatus.FAIL,
+    "partialfailed": TaskStatus.PARTIAL_FAIL,
+}
 
 
 class TaskType(StrEnum):
@@ -71,7 +78,10 @@ _TYPE_LABELS = {
     TaskType.DELETE_COMPUTES: "Deleting compute nodes",
     TaskType.UNKNOWN: "Unknown operation",
 }
-_TYPE_ALIASES = {"resetcompute": TaskType.RESET_COMPUTES}
+_TYPE_LOOKUP = {
+    **{member.value.lower(): member for member in TaskType if member is not TaskType.UNKNOWN},
+    "resetcompute": TaskType.RESET_COMPUTES,
+}
 
 
 class Instance(BaseModel):
@@ -132,8 +142,8 @@ class Task(BaseModel):
 def normalize(raw: RawTask, *, cluster_id: str | None = None) -> Task:
     """Build a :class:`Task` from a wire task; ``cluster_id`` fills in a missing ``ClusterId``."""
     problems: list[str] = []
-    status, raw_status = _parse_status(raw.status, problems)
-    task_type, raw_type = _parse_type(raw.task_type, problems)
+    status, raw_status = _parse_enum("Status", raw.status, _STATUS_LOOKUP, TaskStatus.UNKNOWN, problems)
+    task_type, raw_type = _parse_enum("TaskType", raw.task_type, _TYPE_LOOKUP, TaskType.UNKNOWN, problems)
     current = _parse_count("CurrentStep", raw.current_step, problems)
     total = _parse_count("TotalSteps", raw.total_steps, problems)
     if current is not None and total is not None and current > total:
@@ -160,28 +170,16 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-def _parse_status(value: object, problems: list[str]) -> tuple[TaskStatus, str]:
+def _parse_enum(
+    name: str, value: object, lookup: Mapping[str, _E], unknown: _E, problems: list[str]
+) -> tuple[_E, str]:
+    """Match ``value`` case-insensitively against ``lookup``; anything else is ``unknown``, recorded."""
     raw = _text(value) or ""
-    key = raw.strip().lower()
-    for member in TaskStatus:
-        if member is not TaskStatus.UNKNOWN and member.value.lower() == key:
-            return member, raw
-    if key in _STATUS_ALIASES:
-        return _STATUS_ALIASES[key], raw
-    problems.append(f"unknown Status {raw!r}")
-    return TaskStatus.UNKNOWN, raw
-
-
-def _parse_type(value: object, problems: list[str]) -> tuple[TaskType, str]:
-    raw = _text(value) or ""
-    key = raw.strip().lower()
-    for member in TaskType:
-        if member is not TaskType.UNKNOWN and member.value.lower() == key:
-            return member, raw
-    if key in _TYPE_ALIASES:
-        return _TYPE_ALIASES[key], raw
-    problems.append(f"unknown TaskType {raw!r}")
-    return TaskType.UNKNOWN, raw
+    member = lookup.get(raw.strip().lower())
+    if member is not None:
+        return member, raw
+    problems.append(f"unknown {name} {raw!r}")
+    return unknown, raw
 
 
 def _parse_count(name: str, value: object, problems: list[str]) -> int | None:
