@@ -38,6 +38,7 @@ from integrations.base import (
     Transition,
     TransitionKind,
 )
+from integrations.slack.commands import task_actions_block
 from integrations.slack.render import (
     SlackMessage,
     render_digest,
@@ -239,6 +240,7 @@ class SlackNotifier:
             first_seen=transition.first_seen,
             now=transition.observed_at,
         )
+        message = replace(message, blocks=(*message.blocks, task_actions_block(key)))
         metadata = _metadata(
             PARENT_EVENT, task_key=key, fingerprint=transition.fingerprint, sequence=transition.sequence
         )
