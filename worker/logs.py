@@ -107,11 +107,15 @@ class JsonFormatter(PlainFormatter):
 
 
 def _secrets_from_settings() -> tuple[str, ...]:
+    """Secrets of the settings, the Redis URL's password, and every configured target's secrets."""
+    from worker.clusters import load_bridge_config
     from worker.settings import Settings
 
     settings = Settings()
     password = urlsplit(settings.redis_url).password
-    return (*settings.secret_values, *([password] if password else []))
+    targets = load_bridge_config(settings).targets
+    target_secrets = [secret for target in targets for secret in target.secret_values()]
+    return (*settings.secret_values, *([password] if password else []), *target_secrets)
 
 
 def configure_logging(
@@ -125,7 +129,7 @@ def configure_logging(
 
     Each argument left ``None`` comes from the environment: ``EHPC_LOG_FORMAT`` (``json`` or plain),
     ``EHPC_LOG_LEVEL`` (default ``INFO``), and the secrets that :class:`worker.settings.Settings` knows plus
-    the Redis URL's password.
+    the Redis URL's password and the configured targets' secrets.
     """
     if json_lines is None:
         json_lines = os.environ.get("EHPC_LOG_FORMAT", "").strip().lower() == "json"
