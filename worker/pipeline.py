@@ -26,7 +26,7 @@ from integrations.base import (
     TransitionKind,
 )
 from integrations.ehpc.client import EhpcClient
-from integrations.ehpc.errors import EhpcError, PermanentEhpcError
+from integrations.ehpc.errors import EhpcError
 from integrations.ehpc.task import Task
 from integrations.slack.notifier import SlackNotifier
 from integrations.target import SlackTarget
@@ -90,7 +90,7 @@ def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
             sweep=_sweep_due(rt, cluster_id=cluster_id),
             archive_pages=rt.settings.archive_pages,
         )
-    except PermanentEhpcError as error:
+    except EhpcError as error:  # recorded for /ehpc clusters and metrics; the caller retries or announces
         rt.lookup.record_poll(cluster_id=cluster_id, at=now, error=f"{error.code}: {error.message}")
         metrics.record_poll(cluster_id=cluster_id, result="error")
         metrics.record_api_error(cluster_id=cluster_id, code=error.code)

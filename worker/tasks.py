@@ -36,6 +36,7 @@ __all__ = ["deliver_task", "dispatch_outbox", "expire_mutes", "flush_digest_task
 logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+MAX_DELIVERY_ATTEMPTS = 500  # with back-off capped at 5 minutes: about a day of trying
 
 
 def backoff(retries: int, *, base: float = 2.0, cap: float = MAX_BACKOFF) -> float:
@@ -81,7 +82,7 @@ def deliver_task(self: CeleryTask, destination: str, task_key: str) -> int:
     try:
         outcome = deliver(runtime(), destination=destination, task_key=task_key, now=datetime.now(UTC))
     except RetryableDeliveryError as error:
-        if self.request.retries >= 500:
+        if self.request.retries >= MAX_DELIVERY_ATTEMPTS:
             logger.error("giving up on %s for %s: %s", task_key, destination, error)
             raise
         _retry(self, error, error.retry_after)
