@@ -26,6 +26,7 @@ class WatchedCluster(BaseModel):
     poll_interval: float | None = None
     slack_channel: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    announce_running_on_baseline: bool | None = None
 
 
 def load_bridge_config(settings: Settings) -> BridgeConfig:
@@ -46,6 +47,7 @@ def load_clusters(settings: Settings, config: BridgeConfig | None = None) -> lis
             poll_interval=cluster.poll_interval,
             slack_channel=cluster.slack_channel,
             labels=dict(cluster.labels),
+            announce_running_on_baseline=cluster.announce_running_on_baseline,
         )
         for cluster in config.clusters
     ]

@@ -94,7 +94,12 @@ class Runtime:
     def ref(self, cluster_id: str) -> ClusterRef:
         """How transitions name ``cluster_id``."""
         cluster = self.cluster(cluster_id)
-        return ClusterRef(cluster_id=cluster.cluster_id, name=cluster.name, labels=dict(cluster.labels))
+        return ClusterRef(
+            cluster_id=cluster.cluster_id,
+            name=cluster.name,
+            labels=dict(cluster.labels),
+            announce_running_on_baseline=cluster.announce_running_on_baseline,
+        )
 
     def ehpc(self, cluster_id: str) -> EhpcClient:
         """The ListTasks client for the cluster's region (one per region, shared by its clusters)."""

@@ -70,6 +70,7 @@ class ClusterRef(BaseModel):
     cluster_id: str
     name: str
     labels: dict[str, str] = Field(default_factory=dict)
+    announce_running_on_baseline: bool | None = None  # None: the TaskState's own setting
 
 
 def task_key_of(*, cluster_id: str, task_id: str) -> str:
@@ -150,7 +151,10 @@ class TaskState:
                 ]
             )
             documents.append(task.model_dump_json())
-        args = [now_ms, f"{now_ms / 1000:.3f}", source.value, *self._settings, cluster_json, cluster_id]
+        settings = list(self._settings)
+        if cluster.announce_running_on_baseline is not None:
+            settings[0] = "1" if cluster.announce_running_on_baseline else "0"
+        args = [now_ms, f"{now_ms / 1000:.3f}", source.value, *settings, cluster_json, cluster_id]
         emitted = self._observe(keys=keys, args=[*args, json.dumps(facts), *documents])
         # Built here from the tasks in hand rather than parsed back from the log: half the cost per page.
         observed_at = _datetime(now_ms)

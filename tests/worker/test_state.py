@@ -246,3 +246,9 @@ def test_overlapping_poll_is_refused_the_lease(state: TaskState) -> None:
 def test_naive_time_is_refused(state: TaskState) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         _observe(state, [_task("t1")], at=T0.replace(tzinfo=None))
+
+
+def test_a_cluster_can_override_the_baseline_setting(redis_client: redis.Redis, keys: Keys) -> None:
+    state = TaskState(client=redis_client, keys=keys, announce_running_on_baseline=True)
+    quiet = CLUSTER.model_copy(update={"announce_running_on_baseline": False})
+    assert state.observe_page(cluster=quiet, tasks=[_task("t1")], now=T0, source=Source.RUNNING) == []
