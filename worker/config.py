@@ -7,7 +7,7 @@ Example (every key is documented in docs/integrations.md)::
     targets:
       - {name: oncall, type: pagerduty, routing_key_env: PD_ROUTING_KEY}
     routes:
-      - {match: {statuses: [Fail, PartialFail], labels: {env: prod}}, targets: [oncall], continue: true}
+      - {match: {kinds: [finished], labels: {env: prod}}, targets: [oncall], continue: true}
       - {targets: [slack]}
     default_targets: [slack]
 

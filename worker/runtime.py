@@ -17,6 +17,7 @@ from integrations.base import Notifier, Transition
 from integrations.ehpc.client import EhpcClient
 from integrations.http import new_session
 from integrations.registry import build_notifier
+from integrations.slack.links import SlackThreadLinks
 from integrations.slack.notifier import RedisMessageRefs, SlackNotifier
 from integrations.target import NotifierContext, SlackTarget, TargetConfig
 from worker.clusters import WatchedCluster, load_bridge_config, load_clusters
@@ -133,14 +134,22 @@ class Runtime:
             self._notifiers[(target_name, scope)] = self._build(target, scope)
         return self._notifiers[(target_name, scope)]
 
+    def _message_refs(self, target_name: str) -> RedisMessageRefs:
+        return RedisMessageRefs(
+            client=self.redis, key_for=partial(self.keys.slack_message, destination=target_name)
+        )
+
+    def _thread_links(self) -> SlackThreadLinks | None:
+        """Links to the first Slack target's task messages, for vendors that link back."""
+        slack = next((name for name, target in self.targets.items() if isinstance(target, SlackTarget)), None)
+        return None if slack is None else SlackThreadLinks(refs=self._message_refs(slack))
+
     def _build(self, target: TargetConfig, channel: str) -> Notifier:
         if isinstance(target, SlackTarget):
             token = self.settings.slack_bot_token
             if token is None:
                 raise LookupError("SLACK_BOT_TOKEN is not set")
-            refs = RedisMessageRefs(
-                client=self.redis, key_for=partial(self.keys.slack_message, destination=target.name)
-            )
+            refs = self._message_refs(target.name)
             return SlackNotifier(
                 token=token.get_secret_value(),
                 channel=channel,
@@ -148,7 +157,8 @@ class Runtime:
                 base_url=self.settings.slack_api_url,
             )
         context = NotifierContext(
-            state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name)
+            state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),
+            thread_links=self._thread_links(),
         )
         return build_notifier(target, session=self.session, context=context)
 

@@ -1,0 +1,31 @@
+"""Links to a task's Slack thread, for other destinations to point back to (PagerDuty ``links``).
+
+The permalink is built from the message reference already stored, without a Web API call:
+``https://slack.com/archives/<channel id>/p<ts without the dot>``, which Slack redirects to the
+workspace. It needs a channel *ID*; a channel configured by name (``#ops``) gives no link rather than a
+broken one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from integrations.slack.notifier import MessageRefStore
+
+__all__ = ["SlackThreadLinks"]
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+
+
+class SlackThreadLinks:
+    """:class:`integrations.target.ThreadLinks` from one Slack target's message references."""
+
+    def __init__(self, *, refs: MessageRefStore) -> None:
+        self._refs = refs
+
+    def permalink(self, *, task_key: str) -> str | None:
+        """The URL of the task's Slack message (its thread), or None when unknown."""
+        ref = self._refs.get(task_key)
+        if ref is None or not _CHANNEL_ID.match(ref.channel):
+            return None
+        return f"https://slack.com/archives/{ref.channel}/p{ref.ts.replace('.', '')}"
