@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -81,6 +82,7 @@ def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
     if lease is None:
         metrics.record_poll(cluster_id=cluster_id, result="skipped")
         return PollOutcome(skipped=True)
+    started = time.monotonic()
     try:
         outcome = observe_cluster(
             client=rt.ehpc(cluster_id),
@@ -92,13 +94,15 @@ def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
         )
     except EhpcError as error:  # recorded for /ehpc clusters and metrics; the caller retries or announces
         rt.lookup.record_poll(cluster_id=cluster_id, at=now, error=f"{error.code}: {error.message}")
-        metrics.record_poll(cluster_id=cluster_id, result="error")
+        metrics.record_poll(cluster_id=cluster_id, result="error", duration=time.monotonic() - started)
         metrics.record_api_error(cluster_id=cluster_id, code=error.code)
+        if error.code.startswith("Throttling"):
+            metrics.record_rate_limited(service="ehpc")
         raise
     finally:
         lease.release()
     rt.lookup.record_poll(cluster_id=cluster_id, at=now, error=None)
-    metrics.record_poll(cluster_id=cluster_id, result="ok")
+    metrics.record_poll(cluster_id=cluster_id, result="ok", duration=time.monotonic() - started)
     for transition in outcome.transitions:
         metrics.record_transition(cluster_id=cluster_id, kind=transition.kind.value)
     return outcome
@@ -315,8 +319,10 @@ def _send(rt: Runtime, *, destination: str, transition: Transition, now: datetim
     extra = {"cluster": transition.task.cluster_id, "task_id": transition.task.task_id}
     try:
         notifier.send(transition)
-    except RetryableDeliveryError:
+    except RetryableDeliveryError as error:
         metrics.record_delivery(target=destination, result="retry")
+        if error.status == 429:
+            metrics.record_rate_limited(service=destination)
         raise
     except PermanentDeliveryError as error:
         metrics.record_delivery(target=destination, result="failed")

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["run_beat", "run_poll_once", "run_worker"]
+__all__ = ["SLACK_APP_METRICS_PORT", "run_beat", "run_poll_once", "run_worker", "start_health"]
 
 WORKER_METRICS_PORT = 9808
 BEAT_METRICS_PORT = 9809
+SLACK_APP_METRICS_PORT = 9810
 
 
-def _start_health(default_port: int) -> None:
+def start_health(default_port: int, *, queue_depth: bool = False) -> None:
+    """Serve this process's ``/metrics`` and ``/healthz`` on ``EHPC_METRICS_PORT`` (0 disables).
+
+    ``queue_depth``: also report the Celery queues' lengths (beat does, so they are reported once).
+    """
+    from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE
     from worker.health import serve_health
-    from worker.runtime import runtime
+    from worker.keys import Keys
+    from worker.settings import Settings
 
-    settings = runtime().settings
+    settings = Settings()
     port = settings.metrics_port if settings.metrics_port is not None else default_port
-    if port:
-        serve_health(port=port, redis_url=settings.redis_url, broker_url=settings.redis_url)
+    if not port:
+        return
+    serve_health(
+        port=port,
+        redis_url=settings.redis_url,
+        broker_url=settings.redis_url,
+        queues=(POLL_QUEUE, DELIVER_QUEUE) if queue_depth else (),
+        queue_key_prefix=Keys(prefix=settings.redis_prefix).celery_prefix(),
+    )
 
 
 def run_worker(*, queues: str, concurrency: int, extra: list[str]) -> int:
@@ -26,7 +40,7 @@ def run_worker(*, queues: str, concurrency: int, extra: list[str]) -> int:
     from worker.logs import configure_logging
 
     configure_logging()
-    _start_health(WORKER_METRICS_PORT)
+    start_health(WORKER_METRICS_PORT)
     argv = ["worker", "--queues", queues, "--pool", "threads", "--concurrency", str(concurrency)]
     app.worker_main([*argv, "--loglevel", "INFO", "--without-gossip", "--without-mingle", *extra])
     return 0
@@ -38,7 +52,7 @@ def run_beat(*, extra: list[str]) -> int:
     from worker.logs import configure_logging
 
     configure_logging()
-    _start_health(BEAT_METRICS_PORT)
+    start_health(BEAT_METRICS_PORT, queue_depth=True)
     app.start(["beat", "--loglevel", "INFO", *extra])
     return 0
 

@@ -58,13 +58,18 @@ class Settings(BaseSettings):
     @model_validator(mode="before")
     @classmethod
     def _read_secret_files(cls, data: Any) -> Any:
-        """Fill ``NAME`` from the file named by ``NAME_FILE`` when only the latter is set."""
+        """Fill ``NAME`` from the file named by ``NAME_FILE`` when only the latter is set.
+
+        An empty file counts as unset (as an empty variable does), not as an empty secret.
+        """
         if not isinstance(data, dict):
             return data
         for name in SECRET_VARIABLES:
             path = os.environ.get(f"{name}_FILE")
             if path and not data.get(name) and not os.environ.get(name):
-                data[name] = Path(path).read_text(encoding="utf-8").strip()
+                value = Path(path).read_text(encoding="utf-8").strip()
+                if value:
+                    data[name] = value
         return data
 
     @field_validator("clusters", mode="before")
@@ -74,7 +79,18 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("endpoint", "slack_channel", "config_path", "access_key_id", mode="before")
+    @field_validator(
+        "endpoint",
+        "slack_channel",
+        "config_path",
+        "access_key_id",
+        "access_key_secret",
+        "security_token",
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -66,6 +66,7 @@ from worker.access import AccessPolicy, ClusterAccess, Permission, Requester
 from worker.config import DEFAULT_TARGET
 from worker.lookup import Lookup
 from worker.mutes import Mutes
+from worker.processes import SLACK_APP_METRICS_PORT, start_health
 from worker.settings import Settings
 
 if TYPE_CHECKING:
@@ -557,6 +558,7 @@ def run_slack_app(argv: Sequence[str]) -> int:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         log.info("connecting to Slack in Socket Mode")
+        start_health(SLACK_APP_METRICS_PORT)
         handler = SocketModeHandler(app_from_settings(settings), settings.slack_app_token.get_secret_value())
         handler.start()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
         return 0
@@ -569,10 +571,20 @@ def run_slack_app(argv: Sequence[str]) -> int:
         "worker_class": "gthread",
         "timeout": 60,
         "graceful_timeout": 10,
+        # /metrics must be served where the counters live: the one worker process (several: the first)
+        "post_worker_init": _health_in_first_worker,
     }
     log.info("serving POST %s on %s:%d", EVENTS_PATH, args.host, args.port)
     _Gunicorn(lambda: SlackRequestHandler(app_from_settings(settings), path=EVENTS_PATH), options).run()
     return 0
+
+
+def _health_in_first_worker(worker: Any) -> None:
+    """gunicorn hook: one worker serves /metrics and /healthz; with several, the first to bind the port."""
+    try:
+        start_health(SLACK_APP_METRICS_PORT)
+    except OSError:
+        log.info("worker %s: another worker serves /metrics", worker.pid)
 
 
 def startup_problem(settings: Settings) -> str | None:

@@ -33,13 +33,7 @@ SERVICES = (
     "worker-poll",
     "worker-deliver",
     "beat",
-    pytest.param(
-        "slack-app",
-        marks=pytest.mark.xfail(
-            reason="run_slack_app does not start worker.health.serve_health on EHPC_METRICS_PORT yet",
-            run=False,
-        ),
-    ),
+    "slack-app",
     "simulator",
     "flower",
 )
