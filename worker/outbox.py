@@ -27,7 +27,7 @@ from typing import Any, cast
 import redis
 
 from worker.keys import Keys
-from worker.scripts import ADVANCE_CURSOR, RELEASE_LEASE, reply_text
+from worker.scripts import ADVANCE_CURSOR, EXTEND_LEASE, RELEASE_LEASE, reply_text
 
 __all__ = ["DeliveryLedger", "Lease", "Outbox", "OutboxEntry"]
 
@@ -55,6 +55,11 @@ class Lease:
         if client.set(key, token, nx=True, px=int(ttl.total_seconds() * 1000)):
             return cls(client=client, key=key, token=token)
         return None
+
+    def extend(self, ttl: timedelta) -> bool:
+        """Keep holding the lock for ``ttl`` from now; False if it had expired meanwhile."""
+        ttl_ms = int(ttl.total_seconds() * 1000)
+        return bool(self.client.eval(EXTEND_LEASE, 1, self.key, self.token, ttl_ms))
 
     def release(self) -> bool:
         """Give the lock back; False if it had expired (and perhaps been taken by someone else)."""

@@ -32,6 +32,7 @@ from integrations.ehpc.task import Task
 from integrations.slack.notifier import SlackNotifier
 from integrations.target import SlackTarget
 from worker import metrics
+from worker.outbox import Lease
 from worker.ratelimit import wants_digest
 from worker.runtime import Runtime
 from worker.state import ClusterRef, Source, TaskState
@@ -48,7 +49,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DELIVERY_LEASE = timedelta(minutes=2)
+# Short, and renewed before each send: a worker killed mid-delivery blocks its task for at most this long.
+DELIVERY_LEASE = timedelta(seconds=20)
 OUTBOX_RECLAIM_IDLE = timedelta(seconds=60)
 
 
@@ -221,12 +223,14 @@ def deliver(rt: Runtime, *, destination: str, task_key: str, now: datetime) -> D
     if lease is None:
         return DeliveryOutcome(wait=1.0)  # another worker is delivering this task right now
     try:
-        return _deliver_pending(rt, destination=destination, task_key=task_key, now=now)
+        return _deliver_pending(rt, destination=destination, task_key=task_key, now=now, lease=lease)
     finally:
         lease.release()
 
 
-def _deliver_pending(rt: Runtime, *, destination: str, task_key: str, now: datetime) -> DeliveryOutcome:
+def _deliver_pending(
+    rt: Runtime, *, destination: str, task_key: str, now: datetime, lease: Lease
+) -> DeliveryOutcome:
     cursor = rt.ledger.cursor(destination=destination, task_key=task_key)
     pending = rt.state.transitions_after(task_key=task_key, sequence=cursor)
     sent = skipped = 0
@@ -246,9 +250,11 @@ def _deliver_pending(rt: Runtime, *, destination: str, task_key: str, now: datet
             elif wait > 0:
                 metrics.record_rate_limited(service="slack-budget")
                 return DeliveryOutcome(sent=sent, skipped=skipped, wait=wait, digest_after=digest_after)
-            else:
+            elif lease.extend(DELIVERY_LEASE):
                 _send(rt, destination=destination, transition=transition, now=now)
                 sent += 1
+            else:  # we were too slow and lost the task to another worker: let it carry on
+                return DeliveryOutcome(sent=sent, skipped=skipped, digest_after=digest_after)
         rt.ledger.advance_cursor(destination=destination, task_key=task_key, sequence=transition.sequence)
     return DeliveryOutcome(sent=sent, skipped=skipped, digest_after=digest_after)
 

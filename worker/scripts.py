@@ -6,7 +6,7 @@ key itself. :data:`OBSERVE_PAGE` is explained in :mod:`worker.state`, the others
 
 from __future__ import annotations
 
-__all__ = ["ADVANCE_CURSOR", "OBSERVE_PAGE", "RELEASE_LEASE", "reply_text"]
+__all__ = ["ADVANCE_CURSOR", "EXTEND_LEASE", "OBSERVE_PAGE", "RELEASE_LEASE", "reply_text"]
 
 
 def reply_text(value: bytes | str) -> str:
@@ -153,6 +153,14 @@ return current
 RELEASE_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# KEYS: 1 lease. ARGV: 1 owner token, 2 new TTL in ms. Returns 1 if the owner still held it.
+EXTEND_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """

@@ -130,3 +130,16 @@ def test_lease_expires_with_its_owner(ledger: DeliveryLedger, redis_client: redi
     lease = ledger.acquire(destination="slack", task_key="c/t", ttl=MINUTE)
     assert lease is not None
     assert 0 < redis_client.pttl(lease.key) <= 60_000
+
+
+def test_only_the_owner_can_extend_a_lease(
+    ledger: DeliveryLedger, redis_client: redis.Redis, keys: Keys
+) -> None:
+    lease = ledger.acquire(destination="slack", task_key="c/t", ttl=timedelta(seconds=5))
+    assert lease is not None
+    key = keys.delivery_lease(destination="slack", task_key="c/t")
+    impostor = Lease(client=redis_client, key=key, token="not-the-owner")
+
+    assert lease.extend(timedelta(seconds=60))
+    assert not impostor.extend(timedelta(seconds=600))
+    assert 5_000 < redis_client.pttl(key) <= 60_000
