@@ -164,8 +164,13 @@ class Runtime:
 
     @property
     def poll_lease_ttl(self) -> timedelta:
-        """How long a poll may hold its cluster's lock before it is presumed dead."""
-        return timedelta(seconds=max(120.0, 4 * self.settings.poll_interval))
+        """How long a poll may hold its cluster's lock before it is presumed dead.
+
+        Short enough that a worker killed mid-poll delays the cluster's polls by about one interval; a
+        poll that really takes longer only risks an overlapping poll, which is wasteful, not wrong (the
+        diff is atomic and idempotent).
+        """
+        return timedelta(seconds=max(60.0, 2 * self.settings.poll_interval))
 
 
 @cache
