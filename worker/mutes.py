@@ -100,17 +100,13 @@ class Mutes:
         fields = pipe.execute()[-1]
         return _mute(cluster_id, _decode(fields))
 
-    def current(self, cluster_id: str, *, now: datetime | None = None) -> Mute | None:
-        """The cluster's mute if one is in force at ``now`` (default: the current time)."""
+    def current(self, cluster_id: str, *, now: datetime) -> Mute | None:
+        """The cluster's mute if one is in force at ``now``."""
         fields = _decode(self._client.hgetall(self._keys.mute(cluster_id=cluster_id)))
         if "until" not in fields:
             return None
         mute = _mute(cluster_id, fields)
-        return mute if mute.until > (now or datetime.now(UTC)) else None
-
-    def is_muted(self, cluster_id: str) -> bool:
-        """True while the cluster's notifications are paused."""
-        return self.current(cluster_id) is not None
+        return mute if mute.until > now else None
 
     def record_suppressed(
         self, cluster_id: str, transition: Transition, *, now: datetime | None = None

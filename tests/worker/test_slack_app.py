@@ -551,7 +551,7 @@ def test_mute_is_announced_in_the_clusters_channel(harness: Harness) -> None:
     answer = harness.command(f"mute {CLUSTER} 2h kernel upgrade <!channel>", user=ADMIN).json()
     assert "until 2026-11-27 00:00 UTC" in _text(answer)
     assert f"announced in <#{CHANNEL}>" in _text(answer)
-    assert harness.mutes.is_muted(CLUSTER)
+    assert harness.mutes.current(CLUSTER, now=NOW) is not None
     (announcement,) = harness.posted()
     assert "kernel upgrade &lt;!channel&gt;" in announcement
     assert "<!channel>" not in announcement
@@ -568,7 +568,7 @@ def test_unmute_posts_the_summary_of_what_happened(harness: Harness) -> None:
     answer = harness.command(f"unmute {CLUSTER}", user=ADMIN).json()
 
     assert "Unmuted" in _text(answer)
-    assert not harness.mutes.is_muted(CLUSTER)
+    assert harness.mutes.current(CLUSTER, now=NOW) is None
     _muted, _unmuted, summary = harness.posted()
     assert "1 change on 1 task" in summary
     assert "Adding compute nodes" in summary
@@ -600,7 +600,7 @@ def test_an_unauthorized_user_cannot_mute(harness: Harness, caplog: pytest.LogCa
     with caplog.at_level(logging.WARNING, logger="worker.access"):
         text = _text(harness.command(f"mute {CLUSTER} 2h", user=MEMBER).json())
     assert "not among the people allowed to mute" in text
-    assert not harness.mutes.is_muted(CLUSTER)
+    assert harness.mutes.current(CLUSTER, now=NOW) is None
     assert harness.posted() == []
     assert "refused mute" in caplog.text
 
@@ -638,7 +638,7 @@ def test_mute_button_refuses_who_may_not_mute(harness: Harness) -> None:
     harness.action(ACTION_MUTE_HOUR, f"{CLUSTER}/{str(uuid.uuid4()).upper()}", user=MEMBER)
     (reply,) = harness.responses.wait_for(1)
     assert "Sorry" in _text(reply)
-    assert not harness.mutes.is_muted(CLUSTER)
+    assert harness.mutes.current(CLUSTER, now=NOW) is None
 
 
 def test_share_posts_the_answer_in_the_channel(harness: Harness) -> None:
@@ -654,7 +654,7 @@ def test_share_refuses_anything_but_a_lookup(harness: Harness) -> None:
     harness.action(ACTION_SHARE, f"mute {CLUSTER} 1d", user=ADMIN)
     (reply,) = harness.responses.wait_for(1)
     assert "Only lookups can be shared" in _text(reply)
-    assert not harness.mutes.is_muted(CLUSTER)
+    assert harness.mutes.current(CLUSTER, now=NOW) is None
 
 
 # Bolt dispatch without HTTP
