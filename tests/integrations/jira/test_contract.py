@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,7 +22,6 @@ from integrations.http import BridgeSession, new_session
 from integrations.jira.notifier import JiraNotifier, JiraTarget
 from integrations.target import NotifierContext
 from integrations.ticket import BasicAuthApi
-from tests.conftest import CONTRACTS
 from tests.fixtures.prism import PrismMock
 from tests.fixtures.transitions import make_transition
 
@@ -30,12 +29,6 @@ TOKEN = "jira-contract-token-0123456789"
 EMAIL = "bridge@example.com"
 AUTHORIZATION = "Basic " + base64.b64encode(f"{EMAIL}:{TOKEN}".encode()).decode()
 SEARCH = "/rest/api/3/search/jql"
-
-
-@pytest.fixture(scope="session")
-def jira_mock(prism_mock: Callable[..., PrismMock]) -> PrismMock:
-    """Jira Cloud platform REST v3 (examples are JSON inside strings: ignored)."""
-    return prism_mock(CONTRACTS / "jira" / "swagger-v3.v3.json", "--ignoreExamples")
 
 
 class Recorder:
