@@ -38,11 +38,7 @@ def _attempt(name: str, probe: Callable[[], str]) -> CheckResult:
 
 def run_checks(rt: Runtime) -> list[CheckResult]:
     """Every check for a built runtime, in the order an operator would fix them."""
-    results = [
-        _attempt(
-            "redis", lambda: f"PING ok ({rt.settings.redis_url.split('@')[-1]})" if rt.redis.ping() else ""
-        )
-    ]
+    results = [_attempt("redis", partial(_ping, rt))]
     if not rt.clusters:
         results.append(CheckResult(name="clusters", ok=False, detail="none configured: set EHPC_CLUSTERS"))
     for cluster_id in rt.clusters:
@@ -51,6 +47,11 @@ def run_checks(rt: Runtime) -> list[CheckResult]:
     for name in rt.targets:
         results.append(_attempt(f"target {name}", partial(_target, rt, name, first_cluster)))
     return results
+
+
+def _ping(rt: Runtime) -> str:
+    rt.redis.ping()  # raises when Redis does not answer
+    return f"PING ok ({rt.settings.redis_url.split('@')[-1]})"  # the part after '@' holds no password
 
 
 def _list_tasks(rt: Runtime, cluster_id: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -165,7 +165,7 @@ def _sweep_due(rt: Runtime, *, cluster_id: str) -> bool:
 
 def preview_poll(rt: Runtime, *, cluster_id: str, now: datetime) -> list[Transition]:
     """The transitions a poll would announce now, computed in a scratch copy of the state (``poll-once``)."""
-    scratch = rt.keys.scratch(token=socket.gethostname())
+    scratch = rt.keys.scratch(token=secrets.token_hex(8))
     state = TaskState(client=rt.redis, keys=scratch)
     try:
         outcome = observe_cluster(
@@ -202,14 +202,15 @@ def dispatch(rt: Runtime, *, consumer: str, enqueue: Callable[[str, str], None])
 
 
 def _pending_destinations(rt: Runtime, *, task_key: str) -> list[str]:
-    found: dict[str, None] = {}
-    for name in rt.targets:
-        cursor = rt.ledger.cursor(destination=name, task_key=task_key)
-        for transition in rt.state.transitions_after(task_key=task_key, sequence=cursor):
-            if name in rt.destinations(transition):
-                found[name] = None
-                break
-    return list(found)
+    """Targets with a routed transition after their cursor (the task's log is read once for all)."""
+    cursors = {name: rt.ledger.cursor(destination=name, task_key=task_key) for name in rt.targets}
+    log = rt.state.transitions_after(task_key=task_key, sequence=min(cursors.values(), default=0))
+    pending: dict[str, None] = {}
+    for transition in log:
+        for name in rt.destinations(transition):
+            if transition.sequence > cursors[name]:
+                pending[name] = None
+    return list(pending)
 
 
 def deliver(rt: Runtime, *, destination: str, task_key: str, now: datetime) -> DeliveryOutcome:

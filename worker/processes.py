@@ -16,7 +16,6 @@ def start_health(default_port: int, *, queue_depth: bool = False) -> None:
 
     ``queue_depth``: also report the Celery queues' lengths (beat does, so they are reported once).
     """
-    from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE
     from worker.health import serve_health
     from worker.keys import Keys
     from worker.settings import Settings
@@ -25,11 +24,16 @@ def start_health(default_port: int, *, queue_depth: bool = False) -> None:
     port = settings.metrics_port if settings.metrics_port is not None else default_port
     if not port:
         return
+    queues: tuple[str, ...] = ()
+    if queue_depth:  # only beat: importing the Celery app loads the configuration
+        from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE
+
+        queues = (POLL_QUEUE, DELIVER_QUEUE)
     serve_health(
         port=port,
         redis_url=settings.redis_url,
         broker_url=settings.redis_url,
-        queues=(POLL_QUEUE, DELIVER_QUEUE) if queue_depth else (),
+        queues=queues,
         queue_key_prefix=Keys(prefix=settings.redis_prefix).celery_prefix(),
     )
 

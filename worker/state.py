@@ -51,7 +51,7 @@ from worker.keys import Keys
 from worker.outbox import Lease
 from worker.scripts import OBSERVE_PAGE, reply_text
 
-__all__ = ["ClusterRef", "Source", "TaskState", "task_key_of"]
+__all__ = ["ClusterRef", "Source", "TaskState", "cluster_of", "task_key_of"]
 
 
 class Source(StrEnum):
@@ -76,6 +76,11 @@ class ClusterRef(BaseModel):
 def task_key_of(*, cluster_id: str, task_id: str) -> str:
     """The key naming one task everywhere (state, log, outbox, cursors): ``<cluster_id>/<task_id>``."""
     return f"{cluster_id}/{task_id}"
+
+
+def cluster_of(task_key: str) -> str:
+    """The cluster part of a :func:`task_key_of` key."""
+    return task_key.split("/", 1)[0]
 
 
 _CLASS = {TaskStatus.PROCESSING: "R", TaskStatus.UNKNOWN: "U"}  # every other status is final ("F")

@@ -16,13 +16,11 @@ Delivery contracts (also in each decorator):
 
 from __future__ import annotations
 
-import logging
 import random
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Task as CeleryTask
-from celery.exceptions import Retry
 
 from integrations.base import RetryableDeliveryError
 from integrations.ehpc.errors import PermanentEhpcError, RetryableEhpcError
@@ -30,10 +28,10 @@ from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE, app
 from worker.pipeline import deliver, dispatch, flush_digest, poll_cluster
 from worker.problems import announce_api_problem, clear_api_problem, post_mute_summaries
 from worker.runtime import runtime
+from worker.state import cluster_of
 
 __all__ = ["deliver_task", "dispatch_outbox", "expire_mutes", "flush_digest_task", "poll_cluster_task"]
 
-logger = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
 MAX_DELIVERY_ATTEMPTS = 500  # with back-off capped at 5 minutes: about a day of trying
@@ -44,7 +42,7 @@ def backoff(retries: int, *, base: float = 2.0, cap: float = MAX_BACKOFF) -> flo
     return random.uniform(0, min(cap, base * 2**retries))  # noqa: S311 - jitter, not cryptography
 
 
-def _retry(task: CeleryTask, error: Exception, retry_after: float | None) -> Retry:
+def _retry(task: CeleryTask, error: Exception, retry_after: float | None) -> NoReturn:
     countdown = retry_after if retry_after is not None else backoff(task.request.retries)
     raise task.retry(exc=error, countdown=countdown)
 
@@ -76,18 +74,19 @@ def dispatch_outbox() -> int:
     return dispatch(runtime(), consumer=app.conf.get("worker_name") or "dispatcher", enqueue=enqueue)
 
 
-@app.task(bind=True, name="ehpc.deliver", queue=DELIVER_QUEUE, acks_late=True, max_retries=None)
+@app.task(
+    bind=True, name="ehpc.deliver", queue=DELIVER_QUEUE, acks_late=True, max_retries=MAX_DELIVERY_ATTEMPTS
+)
 def deliver_task(self: CeleryTask, destination: str, task_key: str) -> int:
     """Deliver one task's pending transitions to one destination."""
     try:
         outcome = deliver(runtime(), destination=destination, task_key=task_key, now=datetime.now(UTC))
-    except RetryableDeliveryError as error:
-        if self.request.retries >= MAX_DELIVERY_ATTEMPTS:
-            logger.error("giving up on %s for %s: %s", task_key, destination, error)
-            raise
+    except (
+        RetryableDeliveryError
+    ) as error:  # past MAX_DELIVERY_ATTEMPTS Celery re-raises it: logged, given up
         _retry(self, error, error.retry_after)
     if outcome.digest_after is not None:
-        cluster_id = task_key.split("/", 1)[0]
+        cluster_id = cluster_of(task_key)
         flush_digest_task.apply_async(args=(destination, cluster_id), countdown=outcome.digest_after)
     if outcome.wait > 0:
         raise self.retry(countdown=outcome.wait, max_retries=None)
