@@ -22,6 +22,7 @@ from integrations.base import Transition
 from integrations.ehpc.task import Task, TaskStatus, TaskType
 from integrations.slack.commands import ClusterHealth, TaskRecord
 from worker.keys import Keys
+from worker.scripts import reply_text
 from worker.state import task_key_of
 
 __all__ = ["RECENT_LIMIT", "Lookup"]
@@ -45,7 +46,7 @@ class Lookup:
     def running(self, cluster_id: str) -> list[TaskRecord]:
         """The cluster's tasks last seen running, newest first."""
         members = self._client.smembers(self._keys.running_tasks(cluster_id=cluster_id))
-        return _newest_first(self._records([(cluster_id, _text(task_id)) for task_id in members]))
+        return _newest_first(self._records([(cluster_id, reply_text(task_id)) for task_id in members]))
 
     def recent(self, cluster_id: str, *, limit: int = RECENT_LIMIT) -> list[TaskRecord]:
         """Running tasks and the ``limit`` most recently finished ones still remembered, newest first."""
@@ -53,7 +54,7 @@ class Lookup:
         pipe.smembers(self._keys.running_tasks(cluster_id=cluster_id))
         pipe.zrevrange(self._keys.finished_tasks(cluster_id=cluster_id), 0, limit - 1)
         running, finished = pipe.execute()
-        task_ids = dict.fromkeys(_text(task_id) for task_id in [*running, *finished])
+        task_ids = dict.fromkeys(reply_text(task_id) for task_id in [*running, *finished])
         return _newest_first(self._records([(cluster_id, task_id) for task_id in task_ids]))
 
     def health(self, clusters: Sequence[tuple[str, str]]) -> list[ClusterHealth]:
@@ -69,7 +70,7 @@ class Lookup:
         for index, (cluster_id, name) in enumerate(clusters):
             fields = _decode(replies[3 * index])
             muted = replies[3 * index + 2]
-            until = _time(_text(muted)) if muted is not None else None
+            until = _time(reply_text(muted)) if muted is not None else None
             answers.append(
                 ClusterHealth(
                     cluster_id=cluster_id,
@@ -148,11 +149,7 @@ def _count(value: str | None) -> int | None:
 
 
 def _decode(fields: Any) -> dict[str, str]:
-    return {_text(name): _text(value) for name, value in cast("Mapping[Any, Any]", fields).items()}
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return {reply_text(name): reply_text(value) for name, value in cast("Mapping[Any, Any]", fields).items()}
 
 
 def _time(epoch_seconds: str) -> datetime:

@@ -23,6 +23,7 @@ from integrations.base import Transition
 from integrations.slack.commands import render_mute_summary
 from integrations.slack.render import SlackMessage
 from worker.keys import Keys
+from worker.scripts import reply_text
 
 __all__ = ["Mute", "MuteSummary", "Mutes"]
 
@@ -126,7 +127,7 @@ class Mutes:
         due = cast(
             "list[bytes | str]", self._client.zrangebyscore(self._keys.mute_ends(), "-inf", now.timestamp())
         )
-        summaries = (self._finish(_text(cluster_id), now=now, force=False) for cluster_id in due)
+        summaries = (self._finish(reply_text(cluster_id), now=now, force=False) for cluster_id in due)
         return [summary for summary in summaries if summary is not None]
 
     def unmute(self, *, cluster_id: str, now: datetime) -> MuteSummary | None:
@@ -144,7 +145,7 @@ class Mutes:
         )
         if not reply:
             return None
-        flat, held = ([_text(item) for item in part] for part in reply)
+        flat, held = ([reply_text(item) for item in part] for part in reply)
         mute = _mute(cluster_id, dict(zip(flat[0::2], flat[1::2], strict=True)))
         kept = tuple(Transition.model_validate_json(item) for item in held)
         return MuteSummary(mute=mute, ended_at=min(now, mute.until), transitions=kept)
@@ -162,11 +163,7 @@ def _mute(cluster_id: str, fields: Mapping[str, str]) -> Mute:
 
 
 def _decode(fields: Mapping[bytes | str, bytes | str]) -> dict[str, str]:
-    return {_text(name): _text(value) for name, value in fields.items()}
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return {reply_text(name): reply_text(value) for name, value in fields.items()}
 
 
 def _epoch(moment: datetime) -> str:

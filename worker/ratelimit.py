@@ -35,6 +35,7 @@ import redis
 
 from integrations.base import Transition, TransitionKind
 from worker.keys import Keys
+from worker.scripts import reply_text
 
 __all__ = ["DIGEST_AFTER", "DIGEST_SIZE", "ChannelBudget", "DigestClaim", "DigestQueue", "wants_digest"]
 
@@ -89,7 +90,7 @@ class ChannelBudget:
     def acquire(self, channel: str) -> float:
         """Take one message's worth for ``channel``: 0.0 if granted, else seconds to wait (none taken)."""
         reply = self._acquire(keys=[self._keys.slack_budget(channel=channel)], args=[self._rate, self._burst])
-        return float(reply.decode() if isinstance(reply, bytes) else reply)
+        return float(reply_text(reply))
 
 
 def wants_digest(*, transition: Transition, wait: float, threshold: float = DIGEST_AFTER) -> bool:
