@@ -230,12 +230,6 @@ class Model:
         chosen = [t for t in cluster.tasks.values() if archived or t.state(now)[0] == "Processing"]
         return sorted(chosen, key=lambda t: (t.started_at, t.task_id), reverse=True)
 
-    def all_tasks(self) -> Iterator[SimTask]:
-        """Every task of every cluster."""
-        self.catch_up()
-        for cluster in self.clusters.values():
-            yield from cluster.tasks.values()
-
     def catch_up(self) -> None:
         """Start the activity's operations whose time has come (lazily, so no thread is needed)."""
         activity = self._activity

@@ -116,15 +116,15 @@ class Simulator:
     def state(self) -> dict[str, Any]:
         """Everything, JSON-ready: clock, clusters with their tasks as on the wire, faults, log size."""
         with self._lock:
+            self._model.catch_up()
             now = self.clock.now()
-            tasks = list(self._model.all_tasks())
             return {
                 "now": now,
                 "clusters": [
                     {
                         "cluster_id": c.cluster_id,
                         "name": c.name,
-                        "tasks": [t.to_wire(now) for t in tasks if t.cluster_id == c.cluster_id],
+                        "tasks": [t.to_wire(now) for t in c.tasks.values()],
                     }
                     for c in self._model.clusters.values()
                 ],
