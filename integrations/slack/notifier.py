@@ -38,6 +38,7 @@ from integrations.base import (
     Transition,
     TransitionKind,
 )
+from integrations.http import parse_retry_after
 from integrations.slack.commands import task_actions_block
 from integrations.slack.render import (
     SlackMessage,
@@ -383,13 +384,8 @@ def _api_error(method: str, error: SlackApiError) -> DeliveryError:
 
 
 def _retry_after(headers: dict[str, Any]) -> float | None:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return max(float(value), 0.0)
-            except (TypeError, ValueError):
-                return None
-    return None
+    value = next((value for name, value in headers.items() if name.lower() == "retry-after"), None)
+    return parse_retry_after(None if value is None else str(value))
 
 
 def _metadata(event_type: str, *, task_key: str, fingerprint: str, sequence: int) -> dict[str, Any]:
