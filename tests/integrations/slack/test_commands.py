@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from integrations.base import Transition, TransitionKind
+from integrations.base import TransitionKind
 from integrations.ehpc.task import Task, TaskStatus, TaskType
 from integrations.slack.commands import (
     ACTION_MORE,
@@ -38,7 +38,7 @@ from integrations.slack.commands import (
     task_actions_block,
 )
 from integrations.slack.render import MAX_BLOCKS, SlackMessage
-from tests.fixtures.slack import block_kit_violations
+from tests.fixtures.slack import block_kit_violations, make_transition
 
 TASK_ID = "B745C159-3155-4B94-95D0-4B73D4D2A1B2"
 CLUSTER = "ehpc-hz-FYUr32abcd"
@@ -261,23 +261,11 @@ def test_mute_announcement_escapes_the_reason() -> None:
     assert "<@U1>" in text
 
 
-def _transition(task: Task, kind: TransitionKind, sequence: int) -> Transition:
-    key = f"{task.cluster_id}/{task.task_id}"
-    return Transition(
-        kind=kind,
-        task=task,
-        sequence=sequence,
-        fingerprint=f"{key}/{kind.value}/{sequence}",
-        task_key=key,
-        cluster_name="Prod",
-        first_seen=NOW,
-        observed_at=NOW,
-    )
-
-
 def test_mute_summary_lists_each_task_once_with_its_latest_state() -> None:
-    started = _transition(_task(), TransitionKind.STARTED, 1)
-    finished = _transition(_task(status=TaskStatus.SUCCESS), TransitionKind.FINISHED, 2)
+    started = make_transition(TransitionKind.STARTED, sequence=1, task_id=TASK_ID)
+    finished = make_transition(
+        TransitionKind.FINISHED, sequence=2, task_id=TASK_ID, status=TaskStatus.SUCCESS, raw_status="Success"
+    )
     message = render_mute_summary(
         cluster_name="Prod",
         started_at=NOW,
@@ -292,7 +280,7 @@ def test_mute_summary_lists_each_task_once_with_its_latest_state() -> None:
 
 def test_a_huge_mute_summary_stays_within_limits() -> None:
     transitions = [
-        _transition(_task(task_id=f"{index:08X}-0000-0000-0000-000000000000"), TransitionKind.STARTED, 1)
+        make_transition(TransitionKind.STARTED, task_id=f"{index:08X}-0000-0000-0000-000000000000")
         for index in range(500)
     ]
     message = render_mute_summary(cluster_name="Prod", started_at=NOW, ended_at=NOW, transitions=transitions)
