@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from integrations.ehpc.simulator.admin import ADMIN_PREFIX, handle_admin
 from integrations.ehpc.simulator.auth import Authenticator, Credential, IncomingRequest
-from integrations.ehpc.simulator.errors import ApiError, error_body, new_request_id
-from integrations.ehpc.simulator.service import Answer, Simulator
+from integrations.ehpc.simulator.errors import ApiError, new_request_id
+from integrations.ehpc.simulator.service import Answer, Simulator, error_answer
 
 __all__ = ["SimulatorServer"]
 
@@ -176,10 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
         host_id = self.headers.get("Host", "ehpc.cn-hangzhou.aliyuncs.com")
         if url.path != "/":
             error = ApiError("InvalidAction.NotFound")
-            payload = error_body(error, request_id=new_request_id(), host_id=host_id)
-            self._write(
-                error.status, {"Content-Type": "application/json;charset=utf-8"}, json.dumps(payload).encode()
-            )
+            answer = error_answer(error, request_id=new_request_id(), host_id=host_id)
+            self._write(answer.status, answer.headers, answer.body or b"")
             return
         headers = {
             name.lower(): ",".join(self.headers.get_all(name, [])) for name in set(self.headers.keys())

@@ -21,7 +21,7 @@ from integrations.ehpc.simulator.faults import Fault, FaultKind, FaultPlan
 from integrations.ehpc.simulator.model import Clock, Model, Operation
 from integrations.ehpc.simulator.scenario import Scenario
 
-__all__ = ["Answer", "RequestRecord", "Simulator"]
+__all__ = ["Answer", "RequestRecord", "Simulator", "error_answer"]
 
 _JSON = "application/json;charset=utf-8"
 _LOG_LIMIT = 10_000
@@ -171,7 +171,10 @@ class Simulator:
             fault = self._faults.next()
             answer = self._answer(handler, fault, request_id=request_id, params=params)
         except ApiError as error:
-            answer = self._error_answer(error, fault, request_id=request_id, host_id=host_id)
+            retry_after_ms = fault.retry_after_ms if fault is not None else None
+            answer = error_answer(
+                error, request_id=request_id, host_id=host_id, retry_after_ms=retry_after_ms
+            )
         with self._lock:
             self._log.append(
                 RequestRecord(
@@ -208,13 +211,16 @@ class Simulator:
             delay=fault.seconds if kind is FaultKind.SLOW and fault else 0.0,
         )
 
-    @staticmethod
-    def _error_answer(error: ApiError, fault: Fault | None, *, request_id: str, host_id: str) -> Answer:
-        headers = {"Content-Type": _JSON}
-        if fault is not None and fault.retry_after_ms is not None:
-            headers["x-acs-retry-after"] = str(fault.retry_after_ms)
-        body = error_body(error, request_id=request_id, host_id=host_id)
-        return Answer(status=error.status, headers=headers, body=json.dumps(body).encode(), code=error.code)
+
+def error_answer(
+    error: ApiError, *, request_id: str, host_id: str, retry_after_ms: int | None = None
+) -> Answer:
+    """The cloud's JSON error answer; ``retry_after_ms`` adds ``x-acs-retry-after`` (throttling)."""
+    headers = {"Content-Type": _JSON}
+    if retry_after_ms is not None:
+        headers["x-acs-retry-after"] = str(retry_after_ms)
+    body = error_body(error, request_id=request_id, host_id=host_id)
+    return Answer(status=error.status, headers=headers, body=json.dumps(body).encode(), code=error.code)
 
 
 def _spoil(body: dict[str, Any], fault: Fault) -> dict[str, Any]:
