@@ -8,12 +8,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from celery import Celery
 
-from tests.fixtures.pipeline import Stack
+from tests.fixtures.pipeline import CHANNEL, Stack
 from worker.keys import Keys
 
 EHPC_BRIDGE = str(Path(sys.executable).with_name("ehpc-bridge"))
@@ -47,6 +48,17 @@ class Processes:
     def poll(self, cluster_id: str) -> None:
         """What beat would do: queue one poll of ``cluster_id``."""
         self.client.send_task("ehpc.poll_cluster", args=(cluster_id,), queue="poll")
+
+    def last_poll(self, cluster_id: str) -> datetime | None:
+        """When a worker last recorded a poll of ``cluster_id``."""
+        [health] = self._stack.runtime.lookup.health([(cluster_id, cluster_id)])
+        return health.last_poll
+
+    def poll_and_wait(self, cluster_id: str) -> None:
+        """Queue one poll and wait until a worker has recorded it."""
+        before = self.last_poll(cluster_id)
+        self.poll(cluster_id)
+        wait_for(lambda: self.last_poll(cluster_id) != before, why="the poll to be recorded", logs=self)
 
     def stop_all(self) -> None:
         for process in self._running:
@@ -84,3 +96,9 @@ def wait_for(
         time.sleep(0.05)
     detail = f"\n--- process logs ---\n{logs.logs()}" if logs else ""
     pytest.fail(f"timed out after {timeout}s waiting for {why}{detail}")
+
+
+def slack_settled(stack: Stack, *, parents: int) -> bool:
+    """``parents`` task messages exist and each has its one final thread reply."""
+    messages = stack.slack.messages(CHANNEL)
+    return len(messages) == parents and all(len(stack.slack.replies(CHANNEL, m.ts)) == 1 for m in messages)

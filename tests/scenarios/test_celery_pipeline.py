@@ -3,12 +3,10 @@ and the Slack stand-in spoken to by the real slack-sdk. Polls are queued the way
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
 from tests.fixtures.pipeline import CHANNEL, Stack
-from tests.scenarios.conftest import Processes, wait_for
+from tests.scenarios.conftest import Processes, slack_settled, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -16,31 +14,13 @@ CLUSTER = "ehpc-hz-pipe0001"
 OPERATIONS = (("AddComputes", "Success"), ("CreateCluster", "PartialFail"), ("StopCluster", "Fail"))
 
 
-def last_poll(stack: Stack) -> datetime | None:
-    [health] = stack.runtime.lookup.health([(CLUSTER, CLUSTER)])
-    return health.last_poll
-
-
-def poll_and_wait(stack: Stack, processes: Processes) -> None:
-    """Queue one poll and wait until the worker has recorded it."""
-    before = last_poll(stack)
-    processes.poll(CLUSTER)
-    wait_for(lambda: last_poll(stack) != before, why="the poll to be recorded", logs=processes)
-
-
-def settled(stack: Stack, *, parents: int) -> bool:
-    """``parents`` task messages exist and each has its one final thread reply."""
-    messages = stack.slack.messages(CHANNEL)
-    return len(messages) == parents and all(len(stack.slack.replies(CHANNEL, m.ts)) == 1 for m in messages)
-
-
 def run_lifecycle(stack: Stack, processes: Processes, *, polls: int = 6) -> None:
     sim = stack.simulator.simulator
-    poll_and_wait(stack, processes)  # baseline
+    processes.poll_and_wait(CLUSTER)  # baseline
     for task_type, outcome in OPERATIONS:
         sim.start_task(CLUSTER, task_type, total_steps=4, step_seconds=10, outcome=outcome, nodes=3)
     for _ in range(polls):
-        poll_and_wait(stack, processes)
+        processes.poll_and_wait(CLUSTER)
         sim.advance(10)
 
 
@@ -60,7 +40,7 @@ def test_several_tasks_make_one_message_each_updated_in_place_with_one_final_rep
     processes.start("worker", "--concurrency", "4")
 
     run_lifecycle(stack, processes)
-    wait_for(lambda: settled(stack, parents=3), why="three finished task messages", logs=processes)
+    wait_for(lambda: slack_settled(stack, parents=3), why="three finished task messages", logs=processes)
 
     assert_one_message_per_task(stack)
     assert all(message.edits for message in stack.slack.messages(CHANNEL)), "progress edits the message"
@@ -71,17 +51,17 @@ def test_a_worker_killed_mid_lifecycle_is_replaced_without_duplicates_or_gaps(
 ) -> None:
     sim = stack.simulator.simulator
     first = processes.start("worker")
-    poll_and_wait(stack, processes)
+    processes.poll_and_wait(CLUSTER)
     for task_type, outcome in OPERATIONS:
         sim.start_task(CLUSTER, task_type, total_steps=4, step_seconds=10, outcome=outcome, nodes=3)
-    poll_and_wait(stack, processes)
+    processes.poll_and_wait(CLUSTER)
     wait_for(lambda: len(stack.slack.messages(CHANNEL)) == 3, why="three started messages", logs=processes)
     processes.kill(first)
     sim.advance(60)  # everything finishes while no worker runs
 
     processes.start("worker")
-    poll_and_wait(stack, processes)
-    wait_for(lambda: settled(stack, parents=3), why="three finished task messages", logs=processes)
+    processes.poll_and_wait(CLUSTER)
+    wait_for(lambda: slack_settled(stack, parents=3), why="three finished task messages", logs=processes)
 
     assert_one_message_per_task(stack)
 
@@ -91,7 +71,7 @@ def test_two_workers_at_once_announce_each_transition_once(stack: Stack, process
     processes.start("worker", "--concurrency", "2")
 
     run_lifecycle(stack, processes)
-    wait_for(lambda: settled(stack, parents=3), why="three finished task messages", logs=processes)
+    wait_for(lambda: slack_settled(stack, parents=3), why="three finished task messages", logs=processes)
 
     assert_one_message_per_task(stack)
 
@@ -103,7 +83,7 @@ def test_throttling_and_server_errors_are_retried_until_the_poll_succeeds(
 
     sim = stack.simulator.simulator
     processes.start("worker")
-    poll_and_wait(stack, processes)
+    processes.poll_and_wait(CLUSTER)
     sim.start_task(CLUSTER, "AddComputes", total_steps=2, step_seconds=10, outcome="Success")
     sim.inject(Fault.error("Throttling.User", retry_after_ms=200))
     sim.inject(Fault.error("ServiceUnavailable"))
@@ -127,14 +107,16 @@ def test_beat_drives_the_polls_and_a_second_beat_by_mistake_causes_no_duplicates
     processes.start("worker")
     processes.start("beat", EHPC_POLL_INTERVAL="1")
     processes.start("beat", EHPC_POLL_INTERVAL="1")
-    wait_for(lambda: last_poll(stack) is not None, why="beat's first poll", logs=processes)
+    wait_for(lambda: processes.last_poll(CLUSTER) is not None, why="beat's first poll", logs=processes)
     for task_type, outcome in OPERATIONS:
         sim.start_task(CLUSTER, task_type, total_steps=3, step_seconds=10, outcome=outcome)
 
     for _ in range(4):
-        before = last_poll(stack)
-        wait_for(lambda b=before: last_poll(stack) != b, why="the next scheduled poll", logs=processes)
+        before = processes.last_poll(CLUSTER)
+        wait_for(
+            lambda b=before: processes.last_poll(CLUSTER) != b, why="the next scheduled poll", logs=processes
+        )
         sim.advance(10)
-    wait_for(lambda: settled(stack, parents=3), why="three finished task messages", logs=processes)
+    wait_for(lambda: slack_settled(stack, parents=3), why="three finished task messages", logs=processes)
 
     assert_one_message_per_task(stack)

@@ -14,7 +14,7 @@ import pytest
 
 from integrations.ehpc.simulator import SimulatorServer
 from integrations.slack.standin import SlackStandIn
-from tests.fixtures.pipeline import CHANNEL, Stack, make_stack
+from tests.fixtures.pipeline import Stack, make_stack
 from tests.fixtures.vendor_standins import (
     JIRA_EMAIL,
     JIRA_TOKEN,
@@ -22,7 +22,7 @@ from tests.fixtures.vendor_standins import (
     JiraStandIn,
     PagerDutyStandIn,
 )
-from tests.scenarios.conftest import Processes, wait_for
+from tests.scenarios.conftest import Processes, slack_settled, wait_for
 from worker.pipeline import deliver, dispatch
 from worker.state import task_key_of
 
@@ -87,25 +87,13 @@ def stack(
     )
 
 
-def poll_and_wait(stack: Stack, processes: Processes) -> None:
-    """Queue one poll and wait until the worker has recorded it."""
-
-    def last_poll() -> datetime | None:
-        [health] = stack.runtime.lookup.health([(CLUSTER, CLUSTER)])
-        return health.last_poll
-
-    before = last_poll()
-    processes.poll(CLUSTER)
-    wait_for(lambda: last_poll() != before, why="the poll to be recorded", logs=processes)
-
-
 def run_task(stack: Stack, processes: Processes, *, outcome: str) -> str:
     """Start an AddComputes ending in ``outcome``, poll it running and finished; returns its task key."""
     sim = stack.simulator.simulator
     task_id = sim.start_task(CLUSTER, "AddComputes", total_steps=2, step_seconds=10, outcome=outcome)
-    poll_and_wait(stack, processes)
+    processes.poll_and_wait(CLUSTER)
     sim.advance(30)
-    poll_and_wait(stack, processes)
+    processes.poll_and_wait(CLUSTER)
     return task_key_of(cluster_id=CLUSTER, task_id=task_id)
 
 
@@ -127,12 +115,7 @@ def settle(stack: Stack, processes: Processes, task_keys: list[str], *, slack_pa
     """Wait until every routed transition is delivered and Slack shows each task with its final reply."""
 
     def done() -> bool:
-        messages = stack.slack.messages(CHANNEL)
-        return (
-            not undelivered(stack, task_keys)
-            and len(messages) == slack_parents
-            and all(len(stack.slack.replies(CHANNEL, m.ts)) == 1 for m in messages)
-        )
+        return not undelivered(stack, task_keys) and slack_settled(stack, parents=slack_parents)
 
     wait_for(done, why=f"{slack_parents} settled task(s) and every delivery done", logs=processes)
 
@@ -146,9 +129,8 @@ def test_a_failed_add_computes_fans_out_once_each_and_a_later_success_resolves_i
     stack: Stack, processes: Processes, jira_standin: JiraStandIn, pagerduty_standin: PagerDutyStandIn
 ) -> None:
     jira, pagerduty = jira_standin, pagerduty_standin
-    config = str(stack.runtime.settings.config_path)  # Stack.environment() does not carry EHPC_CONFIG
-    processes.start("worker", "--concurrency", "2", EHPC_CONFIG=config, **SECRETS)
-    poll_and_wait(stack, processes)  # baseline
+    processes.start("worker", "--concurrency", "2", **SECRETS)
+    processes.poll_and_wait(CLUSTER)  # baseline
 
     failed = run_task(stack, processes, outcome="Fail")
     settle(stack, processes, [failed], slack_parents=1)
@@ -178,7 +160,7 @@ def test_a_failed_add_computes_fans_out_once_each_and_a_later_success_resolves_i
     assert pagerduty.incidents == {INCIDENT: "resolved"}
 
     before = vendor_calls(stack, jira, pagerduty)
-    poll_and_wait(stack, processes)  # the worker polls again: nothing new
+    processes.poll_and_wait(CLUSTER)  # the worker polls again: nothing new
     scheduled: list[tuple[str, str]] = []
     dispatch(stack.runtime, consumer="redelivery", enqueue=lambda *pair: scheduled.append(pair))
     assert scheduled == []
