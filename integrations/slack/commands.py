@@ -32,10 +32,14 @@ from integrations.slack.render import (
     MAX_TEXT,
     STATUS_EMOJI,
     SlackMessage,
+    chunk_lines,
+    clip,
+    context,
     escape,
     progress_bar,
     render_final_reply,
     render_task_message,
+    section,
 )
 
 __all__ = [
@@ -267,7 +271,7 @@ def render_task_card(
     if task.status.is_final:
         blocks.extend(render_final_reply(task=task, cluster_name=cluster_name).blocks[1:])
     source = "live from E-HPC" if live else f"as last polled at {record.last_seen:%Y-%m-%d %H:%M:%S} UTC"
-    blocks.append(_context(f"Answer {source}"))
+    blocks.append(context(f"Answer {source}"))
     blocks.append(task_actions_block(f"{task.cluster_id}/{task.task_id}"))
     if share is not None:
         blocks.append(_share_block(share))
@@ -297,10 +301,10 @@ def render_tasks_page(
     title = f"*{escape(cluster_name)}* (`{escape(query.cluster_id)}`): {total} {what}"
     if total > len(records):
         title += f", {query.offset + 1}–{query.offset + len(records)} shown"
-    blocks: list[Block] = [_section(title)]
+    blocks: list[Block] = [section(title)]
     if not records:
-        blocks.append(_section("Nothing is running." if not query.include_finished else "No tasks recorded."))
-    blocks.extend(_section(_task_line(record, now=now)) for record in records)
+        blocks.append(section("Nothing is running." if not query.include_finished else "No tasks recorded."))
+    blocks.extend(section(_task_line(record, now=now)) for record in records)
     elements: list[Block] = []
     if query.offset + len(records) < total:
         following = TasksQuery(query.cluster_id, query.include_finished, query.offset + len(records))
@@ -317,11 +321,11 @@ def render_clusters(*, clusters: Sequence[ClusterHealth], now: datetime, share: 
     """The watched clusters visible from the channel, with their last poll and health."""
     if not clusters:
         return _message("No watched cluster belongs to this channel.")
-    blocks: list[Block] = [_section(f"*{len(clusters)} watched cluster{'s' if len(clusters) != 1 else ''}*")]
+    blocks: list[Block] = [section(f"*{len(clusters)} watched cluster{'s' if len(clusters) != 1 else ''}*")]
     for cluster in clusters[: MAX_BLOCKS - 3]:
-        blocks.append(_section(_cluster_line(cluster, now=now)))
+        blocks.append(section(_cluster_line(cluster, now=now)))
     if len(clusters) > MAX_BLOCKS - 3:
-        blocks.append(_context(f"…and {len(clusters) - (MAX_BLOCKS - 3)} more"))
+        blocks.append(context(f"…and {len(clusters) - (MAX_BLOCKS - 3)} more"))
     if share:
         blocks.append(_share_block("clusters"))
     return SlackMessage(text=f"{len(clusters)} watched clusters", blocks=tuple(blocks))
@@ -365,8 +369,10 @@ def render_mute_summary(
     lines = [_summary_line(transition) for transition in latest.values()]
     if len(lines) > _MAX_LIST:
         lines = [*lines[:_MAX_LIST], f"…and {len(lines) - _MAX_LIST} more"]
-    blocks = [_section(head), *(_section(chunk) for chunk in _chunks(lines))]
-    return SlackMessage(text=_clip(escape(f"{cluster_name} is no longer muted")), blocks=tuple(blocks))
+    blocks = [section(head), *(section("\n".join(chunk)) for chunk in chunk_lines(lines, MAX_TEXT))]
+    return SlackMessage(
+        text=clip(escape(f"{cluster_name} is no longer muted"), MAX_TEXT), blocks=tuple(blocks)
+    )
 
 
 def _parse_task(text: str, args: list[str]) -> Command:
@@ -417,7 +423,7 @@ def _unexpected(text: str, args: Sequence[str]) -> Unrecognized:
 
 def _echo(text: str, limit: int = _MAX_ECHO) -> str:
     """User input made safe to show: clipped, escaped, and without backticks that would end code spans."""
-    return escape(_clip(text.replace("`", "'"), limit))
+    return escape(clip(text.replace("`", "'"), limit))
 
 
 def _task_line(record: TaskRecord, *, now: datetime) -> str:
@@ -431,7 +437,7 @@ def _task_line(record: TaskRecord, *, now: datetime) -> str:
 def _cluster_line(cluster: ClusterHealth, *, now: datetime) -> str:
     polled = f"polled {_ago(now - cluster.last_poll)} ago" if cluster.last_poll else "not polled yet"
     health = (
-        f":red_circle: last error: {escape(_clip(cluster.last_error, 500))}"
+        f":red_circle: last error: {escape(clip(cluster.last_error, 500))}"
         if cluster.last_error
         else ":large_green_circle: healthy"
     )
@@ -458,22 +464,8 @@ def _ago(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
-def _chunks(lines: Sequence[str]) -> list[str]:
-    """Join lines into texts of at most ``MAX_TEXT`` characters."""
-    chunks: list[str] = []
-    current = ""
-    for line in lines:
-        if current and len(current) + 1 + len(line) > MAX_TEXT:
-            chunks.append(current)
-            current = ""
-        current = f"{current}\n{line}" if current else line
-    if current:
-        chunks.append(current)
-    return chunks
-
-
 def _message(text: str) -> SlackMessage:
-    return SlackMessage(text=_clip(text), blocks=(_section(text),))
+    return SlackMessage(text=clip(text, MAX_TEXT), blocks=(section(text),))
 
 
 def _share_block(command_text: str) -> Block:
@@ -491,15 +483,3 @@ def _button(label: str, action_id: str, value: str) -> Block:
         "action_id": action_id,
         "value": value,
     }
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text)}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(text)}]}
-
-
-def _clip(text: str, limit: int = MAX_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -22,6 +22,9 @@ __all__ = [
     "MAX_TEXT",
     "STATUS_EMOJI",
     "SlackMessage",
+    "chunk_lines",
+    "clip",
+    "context",
     "escape",
     "progress_bar",
     "render_cluster_problem",
@@ -29,6 +32,7 @@ __all__ = [
     "render_final_reply",
     "render_stalled_warning",
     "render_task_message",
+    "section",
 ]
 
 MAX_BLOCKS = 50
@@ -93,16 +97,16 @@ def render_task_message(
         _mrkdwn(f"*Status*\n{status}"),
         _mrkdwn(f"*Progress*\n{progress_bar(task)}"),
         _mrkdwn(f"*Elapsed*\n{elapsed}"),
-        _mrkdwn(f"*Task ID*\n`{_clip(escape(task.task_id), MAX_FIELD - 20)}`"),
+        _mrkdwn(f"*Task ID*\n`{clip(escape(task.task_id), MAX_FIELD - 20)}`"),
     ]
     blocks: list[Block] = [
-        {"type": "section", "text": _mrkdwn(_clip(title, MAX_TEXT)), "fields": fields},
-        _context(f"Cluster `{escape(task.cluster_id)}` · updated {now:%Y-%m-%d %H:%M:%S} UTC"),
+        {"type": "section", "text": _mrkdwn(clip(title, MAX_TEXT)), "fields": fields},
+        context(f"Cluster `{escape(task.cluster_id)}` · updated {now:%Y-%m-%d %H:%M:%S} UTC"),
     ]
     text = (
         f"{task.label} on {cluster_name}: {status} · {progress_bar(task)} · {elapsed} · task {task.task_id}"
     )
-    return SlackMessage(text=_clip(escape(text), MAX_FALLBACK), blocks=tuple(blocks))
+    return SlackMessage(text=clip(escape(text), MAX_FALLBACK), blocks=tuple(blocks))
 
 
 def render_final_reply(*, task: Task, cluster_name: str) -> SlackMessage:
@@ -111,7 +115,7 @@ def render_final_reply(*, task: Task, cluster_name: str) -> SlackMessage:
         f"{STATUS_EMOJI[task.status]} *{escape(task.label)}* on *{escape(cluster_name)}* "
         f"finished: {_status_words(task)}"
     )
-    blocks: list[Block] = [_section(headline)]
+    blocks: list[Block] = [section(headline)]
     sections = [
         ("Nodes added", [_instance_line(node) for node in task.instances]),
         ("Errors", [_error_line(error) for error in task.errors]),
@@ -121,11 +125,11 @@ def render_final_reply(*, task: Task, cluster_name: str) -> SlackMessage:
         sections.append(("Failed nodes", [f"• `{escape(node)}`" for node in failed]))
     for title, lines in sections:
         if lines:
-            blocks.append(_section(_bounded_lines(f"*{title}* ({len(lines)})", lines, MAX_TEXT)))
+            blocks.append(section(_bounded_lines(f"*{title}* ({len(lines)})", lines, MAX_TEXT)))
     if len(blocks) == 1:
-        blocks.append(_section("No node or error details were reported."))
+        blocks.append(section("No node or error details were reported."))
     text = "\n".join(block["text"]["text"] for block in blocks)
-    return SlackMessage(text=_clip(text, MAX_FALLBACK), blocks=tuple(blocks))
+    return SlackMessage(text=clip(text, MAX_FALLBACK), blocks=tuple(blocks))
 
 
 def render_stalled_warning(
@@ -141,7 +145,7 @@ def render_stalled_warning(
         f":rotating_light: *{escape(task.label)}* on *{escape(cluster_name)}* looks stalled: "
         f"still on {step} after {_duration(now - first_seen)}."
     )
-    return SlackMessage(text=line, blocks=(_section(line),))
+    return SlackMessage(text=line, blocks=(section(line),))
 
 
 def render_digest(*, transitions: Sequence[Transition], now: datetime) -> SlackMessage:
@@ -157,16 +161,16 @@ def render_digest(*, transitions: Sequence[Transition], now: datetime) -> SlackM
     )
     header = f"*{len(transitions)} E-HPC tasks finished* ({summary})"
     lines = [_digest_line(transition, now=now) for transition in transitions]
-    blocks: list[Block] = [_section(header)]
-    chunks = _chunk_lines(lines, MAX_TEXT)
+    blocks: list[Block] = [section(header)]
+    chunks = chunk_lines(lines, MAX_TEXT)
     # Sections are cut at 3,000 characters; their count keeps the whole message within 40,000.
     room = min(MAX_BLOCKS - 2, (MAX_FALLBACK - len(header) - 500) // MAX_TEXT)
     if len(chunks) > room:
         overflow = [line for chunk in chunks[room - 1 :] for line in chunk]
         chunks = [*chunks[: room - 1], [_bounded_lines("", overflow, MAX_TEXT)]]
-    blocks.extend(_section("\n".join(chunk)) for chunk in chunks)
+    blocks.extend(section("\n".join(chunk)) for chunk in chunks)
     blocks.append(
-        _context(f"Digest sent {now:%Y-%m-%d %H:%M:%S} UTC because this channel was over its message budget")
+        context(f"Digest sent {now:%Y-%m-%d %H:%M:%S} UTC because this channel was over its message budget")
     )
     fallback = (
         f"{len(transitions)} E-HPC tasks finished ({', '.join(f'{counts[s]} {s.value}' for s in counts)})"
@@ -180,8 +184,8 @@ def render_cluster_problem(*, cluster_name: str, code: str, message: str) -> Sla
         f":no_entry: *E-HPC cannot be polled for {escape(cluster_name)}*: `{escape(code)}`\n"
         f"{escape(message)}\nNotifications for this cluster are paused until this changes."
     )
-    text = _clip(line, MAX_TEXT)
-    return SlackMessage(text=text, blocks=(_section(text),))
+    text = clip(line, MAX_TEXT)
+    return SlackMessage(text=text, blocks=(section(text),))
 
 
 def _status_words(task: Task) -> str:
@@ -212,14 +216,14 @@ def _error_line(error: TaskError) -> str:
     code = f"`{escape(error.code)}` " if error.code else ""
     node = f"[{escape(error.instance_id)}] " if error.instance_id else ""
     message = error.message if error.message is not None else str(error.raw)
-    return _clip(f"• {node}{code}{escape(message)}", 500)
+    return clip(f"• {node}{code}{escape(message)}", 500)
 
 
 def _digest_line(transition: Transition, *, now: datetime) -> str:
     task = transition.task
     return (
         f"{STATUS_EMOJI[task.status]} {escape(task.label)} on {escape(transition.cluster_name)} "
-        f"· `{escape(_clip(task.task_id, 80))}` · {_duration(now - transition.first_seen)}"
+        f"· `{escape(clip(task.task_id, 80))}` · {_duration(now - transition.first_seen)}"
     )
 
 
@@ -227,15 +231,17 @@ def _mrkdwn(text: str) -> Block:
     return {"type": "mrkdwn", "text": text}
 
 
-def _section(text: str) -> Block:
-    return {"type": "section", "text": _mrkdwn(_clip(text, MAX_TEXT))}
+def section(text: str) -> Block:
+    """A mrkdwn section block, its text cut to Slack's 3,000 characters."""
+    return {"type": "section", "text": _mrkdwn(clip(text, MAX_TEXT))}
 
 
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [_mrkdwn(_clip(text, MAX_TEXT))]}
+def context(text: str) -> Block:
+    """A context block of one mrkdwn element, cut to Slack's 3,000 characters."""
+    return {"type": "context", "elements": [_mrkdwn(clip(text, MAX_TEXT))]}
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     """Cut ``text`` to ``limit`` characters, marking the cut; never returns an empty string."""
     if not text:
         return " "
@@ -260,7 +266,7 @@ def _bounded_lines(title: str, lines: Sequence[str], limit: int) -> str:
     return "\n".join(kept)
 
 
-def _chunk_lines(lines: Iterable[str], limit: int) -> list[list[str]]:
+def chunk_lines(lines: Iterable[str], limit: int) -> list[list[str]]:
     """Group lines into chunks whose joined length stays within ``limit``."""
     chunks: list[list[str]] = []
     current: list[str] = []
