@@ -415,13 +415,11 @@ class _Listeners:
     # helpers
 
     def _allowed(self, requester: Requester, permission: Permission) -> list[ClusterAccess]:
-        visible = self._s.access.visible(requester)
-        allowed = [
+        return [
             cluster
-            for cluster in visible
+            for cluster in self._s.access.visible(requester)
             if self._s.access.check(requester, cluster_id=cluster.cluster_id, permission=permission).allowed
         ]
-        return allowed
 
     def _live_task(self, cluster_id: str, task_id: str) -> Task | None:
         try:
@@ -462,7 +460,7 @@ def _merge(
         for task in live
     }
     if keep_missing:
-        merged = {**{record.task.task_id: record for record in records}, **merged}
+        merged = {**known, **merged}
     return sorted(merged.values(), key=lambda row: (row.first_seen, row.task.task_id), reverse=True)
 
 
