@@ -73,12 +73,6 @@ class AccessPolicy:
         self._clusters = {cluster.cluster_id: cluster for cluster in clusters}
         self._members_of = members_of
 
-    @classmethod
-    def single_channel(cls, *, cluster_ids: Iterable[str], channel: str) -> AccessPolicy:
-        """The env-only setup: every watched cluster belongs to ``SLACK_CHANNEL``, open to its members."""
-        channels = (channel,)
-        return cls(clusters=(ClusterAccess(cluster_id, cluster_id, channels) for cluster_id in cluster_ids))
-
     def cluster(self, cluster_id: str) -> ClusterAccess | None:
         """The watched cluster with this ID, if any."""
         return self._clusters.get(cluster_id)

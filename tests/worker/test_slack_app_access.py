@@ -12,8 +12,15 @@ CLUSTER = "ehpc-hz-test0001"
 OPS = Requester(user_id="U0OPS", channel_id="C0HPCOPS", channel_name="hpc-ops")
 
 
+def _open_to(channel: str, *cluster_ids: str) -> AccessPolicy:
+    """Every cluster belongs to ``channel`` and is open to its members (the env-only setup)."""
+    return AccessPolicy(
+        clusters=[ClusterAccess(cluster_id, cluster_id, (channel,)) for cluster_id in cluster_ids]
+    )
+
+
 def test_env_only_setup_gives_every_cluster_to_slack_channel() -> None:
-    policy = AccessPolicy.single_channel(cluster_ids=[CLUSTER, "ehpc-sh-b"], channel="C0HPCOPS")
+    policy = _open_to("C0HPCOPS", CLUSTER, "ehpc-sh-b")
     assert [cluster.cluster_id for cluster in policy.visible(OPS)] == [CLUSTER, "ehpc-sh-b"]
     for permission in Permission:
         assert policy.check(OPS, cluster_id=CLUSTER, permission=permission).allowed
@@ -21,12 +28,12 @@ def test_env_only_setup_gives_every_cluster_to_slack_channel() -> None:
 
 @pytest.mark.parametrize("channel", ["#hpc-ops", "hpc-ops", "C0HPCOPS"])
 def test_a_channel_is_matched_by_id_or_name(channel: str) -> None:
-    policy = AccessPolicy.single_channel(cluster_ids=[CLUSTER], channel=channel)
+    policy = _open_to(channel, CLUSTER)
     assert policy.check(OPS, cluster_id=CLUSTER, permission=Permission.LOOKUP).allowed
 
 
 def test_other_channels_are_denied_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    policy = AccessPolicy.single_channel(cluster_ids=[CLUSTER], channel="C0HPCOPS")
+    policy = _open_to("C0HPCOPS", CLUSTER)
     elsewhere = Requester(user_id="U0OPS", channel_id="C0RANDOM", channel_name="random")
     with caplog.at_level(logging.WARNING, logger="worker.access"):
         decision = policy.check(elsewhere, cluster_id=CLUSTER, permission=Permission.LOOKUP)
@@ -37,7 +44,7 @@ def test_other_channels_are_denied_and_logged(caplog: pytest.LogCaptureFixture) 
 
 
 def test_an_unwatched_cluster_is_denied() -> None:
-    policy = AccessPolicy.single_channel(cluster_ids=[CLUSTER], channel="C0HPCOPS")
+    policy = _open_to("C0HPCOPS", CLUSTER)
     decision = policy.check(OPS, cluster_id="ehpc-hz-other", permission=Permission.LOOKUP)
     assert not decision.allowed
     assert "not one of the clusters" in decision.reason
