@@ -69,8 +69,8 @@ def _dispatch(sim: Simulator, route: tuple[str, str], body: dict[str, Any]) -> A
                 sim.set_fault_rate(fault, float(body["rate"]))
             else:
                 sim.inject(fault, times=int(body.get("times", 1)))
-            return sim.state()["faults"]
+            return sim.faults()
         case ("DELETE", "faults"):
             sim.clear_faults()
-            return sim.state()["faults"]
+            return sim.faults()
     raise _NoRouteError

@@ -128,7 +128,7 @@ class Simulator:
                     }
                     for c in self._model.clusters.values()
                 ],
-                "faults": self._faults.describe(),
+                "faults": self.faults(),
                 "requests": len(self._log),
             }
 
@@ -144,6 +144,10 @@ class Simulator:
     def clear_faults(self) -> None:
         """Remove queued faults and rates."""
         self._faults.clear()
+
+    def faults(self) -> dict[str, Any]:
+        """Queued faults and rates, JSON-ready."""
+        return self._faults.describe()
 
     # -- request log ---------------------------------------------------------------------------------
     @property
