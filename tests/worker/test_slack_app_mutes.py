@@ -9,8 +9,9 @@ import redis
 from slack_sdk import WebClient
 
 from integrations.base import Transition
-from integrations.ehpc.task import Task, TaskStatus, TaskType
+from integrations.ehpc.task import TaskStatus
 from integrations.slack.standin import SlackStandIn
+from tests.fixtures.slack import make_task
 from worker.keys import Keys
 from worker.mutes import Mutes, MuteSummary
 from worker.state import ClusterRef, Source, TaskState
@@ -27,11 +28,9 @@ def _transitions(client: redis.Redis, keys: Keys, *statuses: TaskStatus) -> list
     cluster = ClusterRef(cluster_id=CLUSTER, name="Hangzhou prod")
     found: list[Transition] = []
     for step, status in enumerate(statuses, 1):
-        task = Task(
+        task = make_task(
             task_id="B745C159-3155-4B94-95D0-4B73D4D2A1B2",
             cluster_id=CLUSTER,
-            task_type=TaskType.ADD_COMPUTES,
-            raw_task_type="AddComputes",
             status=status,
             raw_status=status.value,
             current_step=step,
