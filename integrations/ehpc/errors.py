@@ -35,7 +35,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from alibabacloud_credentials.exceptions import CredentialException
@@ -107,8 +107,6 @@ def _rebuild(cls: type[EhpcError], fields: dict[str, Any]) -> EhpcError:
 class EhpcError(Exception):
     """E-HPC did not give us what we asked for."""
 
-    retryable: ClassVar[bool] = False
-
     def __init__(
         self,
         message: str,
@@ -142,8 +140,6 @@ class EhpcError(Exception):
 
 class RetryableEhpcError(EhpcError):
     """Asking again later may succeed; ``retry_after`` is the server's wish in seconds, if it said."""
-
-    retryable: ClassVar[bool] = True
 
     def __init__(
         self,
