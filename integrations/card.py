@@ -30,6 +30,7 @@ __all__ = [
     "markdown_lines",
     "recovery_line",
     "task_card",
+    "text_lines",
 ]
 
 MAX_ITEMS = 20  # errors or nodes listed before "…and N more"
@@ -122,6 +123,15 @@ def markdown_lines(card: Card) -> list[str]:
     for title, items in (("Errors", card.errors), ("Nodes", card.nodes)):
         if items:
             lines += ["", f"**{title}**", *(f"- {escape_markdown(item)}" for item in items)]
+    return lines
+
+
+def text_lines(card: Card) -> list[str]:
+    """The card's fields, errors and nodes as plain-text lines, for vendors that show no markup."""
+    lines = [f"{name}: {value}" for name, value in card.fields]
+    for title, items in (("Errors", card.errors), ("Nodes", card.nodes)):
+        if items:
+            lines += ["", f"{title}:", *(f"- {item}" for item in items)]
     return lines
 
 

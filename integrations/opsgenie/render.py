@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from integrations.base import Transition
-from integrations.card import clip, recovery_line, task_card
+from integrations.card import clip, recovery_line, task_card, text_lines
 from integrations.ehpc.task import TaskStatus
 from integrations.incident import IncidentAction, incident_action, incident_key
 
@@ -50,10 +50,6 @@ def render_request(transition: Transition) -> OpsgenieRequest | None:
             body={"source": SOURCE, "note": recovery_line(transition)},
         )
     card = task_card(transition)
-    lines = [f"{name}: {value}" for name, value in card.fields]
-    for title, items in (("Errors", card.errors), ("Nodes", card.nodes)):
-        if items:
-            lines += ["", f"{title}:", *(f"- {item}" for item in items)]
     details = {name: clip(value, _MAX_DETAIL) for name, value in card.fields}
     details["Fingerprint"] = transition.fingerprint
     tags = [SOURCE, task.cluster_id, task.raw_task_type or task.task_type.value]
@@ -63,7 +59,7 @@ def render_request(transition: Transition) -> OpsgenieRequest | None:
         body={
             "message": clip(card.headline, _MAX_MESSAGE),
             "alias": alias,
-            "description": clip("\n".join(lines), _MAX_DESCRIPTION),
+            "description": clip("\n".join(text_lines(card)), _MAX_DESCRIPTION),
             "tags": [clip(tag, _MAX_TAG) for tag in tags if tag],
             "details": details,
             "entity": task.cluster_id or transition.cluster_name,

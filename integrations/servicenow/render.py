@@ -15,7 +15,7 @@ import hashlib
 from typing import Any
 
 from integrations.base import Transition
-from integrations.card import clip, recovery_line, task_card
+from integrations.card import clip, recovery_line, task_card, text_lines
 from integrations.ehpc.task import TaskStatus
 
 __all__ = [
@@ -64,11 +64,13 @@ def incident_body(
     """The body of ``POST /api/now/table/incident`` for a failed task."""
     card = task_card(transition)
     urgency, impact = _SEVERITY.get(card.status, _DEFAULT_SEVERITY)
-    lines = [card.headline, "", *(f"{name}: {value}" for name, value in card.fields)]
-    for title, items in (("Errors", card.errors), ("Nodes", card.nodes)):
-        if items:
-            lines += ["", f"{title}:", *(f"- {item}" for item in items)]
-    lines += ["", f"Opened by ehpc-bridge · fingerprint {transition.fingerprint}"]
+    lines = [
+        card.headline,
+        "",
+        *text_lines(card),
+        "",
+        f"Opened by ehpc-bridge · fingerprint {transition.fingerprint}",
+    ]
     body: dict[str, Any] = {
         "short_description": clip(f"[E-HPC] {' '.join(card.headline.split())}", _MAX_SHORT_DESCRIPTION),
         "description": "\n".join(lines),

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from integrations.base import TransitionKind
-from integrations.card import MAX_ITEMS, defang, escape_markdown, is_failure, is_recovery, task_card
+from integrations.card import (
+    MAX_ITEMS,
+    defang,
+    escape_markdown,
+    is_failure,
+    is_recovery,
+    task_card,
+    text_lines,
+)
 from tests.fixtures.transitions import make_transition
 
 
@@ -43,3 +51,16 @@ def test_defang_breaks_every_mention_syntax() -> None:
 
 def test_escape_markdown_is_one_inert_line() -> None:
     assert escape_markdown("a\n# *b* _c_ [d](e) `f`") == "a # \\*b\\* \\_c\\_ \\[d\\](e) \\`f\\`"
+
+
+def test_text_lines_list_fields_then_errors_and_nodes() -> None:
+    lines = text_lines(task_card(make_transition()))
+    assert lines[0] == "Cluster: prod (ehpc-hz-prod01)"
+    assert lines[-6:] == [
+        "",
+        "Errors:",
+        "- [i-0001] NodeFailed compute0 did not boot",
+        "",
+        "Nodes:",
+        "- compute0 (i-0001, 10.0.0.5)",
+    ]
