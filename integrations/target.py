@@ -99,9 +99,6 @@ class StateStore(Protocol):
     def set(self, name: str, value: str, *, ttl_seconds: int | None = None) -> None:
         """Store ``value`` under ``name``, optionally expiring."""
 
-    def set_if_absent(self, name: str, value: str, *, ttl_seconds: int | None = None) -> bool:
-        """Store ``value`` only if ``name`` is free; True when this call stored it."""
-
 
 class ThreadLinks(Protocol):
     """Where people discuss a task: the Slack thread of its message, when one was posted."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 
 import pytest
+import redis
 
 from integrations.base import PermanentDeliveryError
 from integrations.http import BridgeSession
 from integrations.jira.notifier import JiraNotifier, JiraTarget
 from integrations.target import NotifierContext, StateStore
-from tests.fixtures.robots import MemoryState
+from tests.fixtures.robots import redis_state
 from tests.fixtures.transitions import make_transition
 from tests.fixtures.vendor_stub import (
     DELIVERY_CASES,
@@ -89,9 +90,9 @@ def test_redelivery_finds_the_issue_and_creates_none(
 
 
 def test_redelivery_before_the_index_caught_up_creates_none(
-    vendor_stub: VendorStub, stub_session: BridgeSession
+    vendor_stub: VendorStub, stub_session: BridgeSession, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    state = MemoryState()
+    state = redis_state(redis_client, redis_prefix, target="jira-ops")
     vendor_stub.script(NO_ISSUES, CREATED, NO_ISSUES)  # the search index does not show OPS-1 yet
     transition = make_transition()
     notifier(vendor_stub.url, stub_session, state=state).send(transition)
