@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,23 +57,32 @@ def matches(match: RouteMatch, transition: Transition) -> bool:
 
 def route(transition: Transition, config: BridgeConfig) -> list[str]:
     """The target names ``transition`` is delivered to, in order, each once."""
-    taken = [step for step in explain(transition, config) if step.outcome.startswith(("matched", "used"))]
-    return _dedup(name for step in taken for name in step.targets)
+    taken = [rule.targets for rule, outcome in _walk(transition, config) if outcome.startswith("matched")]
+    if not taken:
+        return _dedup(config.default_targets)
+    return _dedup(name for targets in taken for name in targets)
 
 
 def explain(transition: Transition, config: BridgeConfig) -> list[RouteStep]:
     """Every route with what it did for ``transition``, then the default: the routing walk, shown."""
-    steps: list[RouteStep] = []
-    stopped = matched = False
-    for index, rule in enumerate(config.routes, start=1):
-        outcome = "not reached" if stopped else "no match"
-        if not stopped and matches(rule.match, transition):
-            matched = True
-            stopped = not rule.continue_
-            outcome = "matched, stop" if stopped else "matched, continue"
-        steps.append(RouteStep(index, describe_match(rule), rule.targets, outcome))
+    steps = [
+        RouteStep(index, describe_match(rule), rule.targets, outcome)
+        for index, (rule, outcome) in enumerate(_walk(transition, config), start=1)
+    ]
+    matched = any(step.outcome.startswith("matched") for step in steps)
     steps.append(RouteStep(None, "default", config.default_targets, "not used" if matched else "used"))
     return steps
+
+
+def _walk(transition: Transition, config: BridgeConfig) -> Iterator[tuple[Route, str]]:
+    """Each route with its outcome; :func:`route` runs per transition, so nothing is formatted here."""
+    stopped = False
+    for rule in config.routes:
+        outcome = "not reached" if stopped else "no match"
+        if not stopped and matches(rule.match, transition):
+            stopped = not rule.continue_
+            outcome = "matched, stop" if stopped else "matched, continue"
+        yield rule, outcome
 
 
 def describe_match(rule: Route) -> str:
