@@ -98,7 +98,7 @@ def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
         rt.lookup.record_poll(cluster_id=cluster_id, at=now, error=f"{error.code}: {error.message}")
         metrics.record_poll(cluster_id=cluster_id, result="error", duration=time.monotonic() - started)
         metrics.record_api_error(cluster_id=cluster_id, code=error.code)
-        if error.code.startswith("Throttling"):
+        if error.throttled:
             metrics.record_rate_limited(service="ehpc")
         raise
     finally:

@@ -81,7 +81,8 @@ _PERMANENT_CODES = frozenset(
 )
 # Families of codes, matched by prefix: "Throttling.User", "MissingClusterId", "InvalidAccessKeyId.NotFound",
 # "InvalidTimeStamp.Expired", "InvalidAction.NotFound", "Forbidden.RAM", "InvalidSecurityToken.Expired" …
-_RETRYABLE_PREFIXES = ("Throttling",)
+_THROTTLING = "Throttling"
+_RETRYABLE_PREFIXES = (_THROTTLING,)
 _PERMANENT_PREFIXES = ("Missing", "Invalid", "Forbidden", "Signature", "NotAuthorized")
 
 # Values that look like credentials wherever they turn up, each form ending where its separator begins: a
@@ -120,6 +121,11 @@ class EhpcError(Exception):
         self.code = code
         self.http_status = http_status
         self.request_id = request_id
+
+    @property
+    def throttled(self) -> bool:
+        """True for the flow-control family (Throttling, Throttling.User, Throttling.Api)."""
+        return self.code.startswith(_THROTTLING)
 
     def __str__(self) -> str:
         status = f" HTTP {self.http_status}" if self.http_status is not None else ""
