@@ -9,6 +9,7 @@ the same rules, drawn here::
     timeout, connection refused/reset     -> RetryableDeliveryError
     any other status (3xx, 4xx)           -> PermanentDeliveryError
     anything else requests raises         -> PermanentDeliveryError (a bad URL will not heal)
+    2xx whose body is not a JSON object   -> PermanentDeliveryError (json_object, where one is expected)
 
 Messages carry the destination name, the method, the *redacted* URL and the status; never a secret:
 query values and userinfo are masked, so are token-like path segments (a Lark or Slack hook token), and
@@ -37,6 +38,7 @@ __all__ = [
     "USER_AGENT",
     "BridgeSession",
     "check_response",
+    "json_object",
     "new_session",
     "parse_retry_after",
     "redact_url",
@@ -140,6 +142,21 @@ def check_response(response: requests.Response, *, destination: str, secrets: It
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
     raise PermanentDeliveryError(message, destination=destination, status=status)
+
+
+def json_object(response: requests.Response, *, destination: str) -> dict[str, Any]:
+    """The JSON object of a 2xx answer; any other body is a vendor we do not understand (permanent)."""
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise PermanentDeliveryError(
+            f"{destination}: answered HTTP {response.status_code} with a body that is not a JSON object",
+            destination=destination,
+            status=response.status_code,
+        )
+    return answer
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

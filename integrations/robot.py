@@ -22,9 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 
 from integrations.base import PermanentDeliveryError, RetryableDeliveryError, Transition
-from integrations.http import redact_url, send_request
+from integrations.http import json_object, redact_url, send_request
 from integrations.target import EnvSecret, NotifierContext, StateStore, TargetConfig
-from integrations.ticket import json_object
 
 __all__ = ["RATE_LIMIT_WAIT", "RobotNotifier", "RobotReply", "RobotTarget", "Signature"]
 

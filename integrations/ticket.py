@@ -14,26 +14,11 @@ from typing import Any
 
 import requests
 
-from integrations.base import PermanentDeliveryError, Transition
+from integrations.base import Transition
 from integrations.card import is_failure, is_recovery
-from integrations.http import send_request
+from integrations.http import json_object, send_request
 
-__all__ = ["BasicAuthApi", "TicketNotifier", "json_object"]
-
-
-def json_object(response: requests.Response, *, destination: str) -> dict[str, Any]:
-    """The JSON object of a 2xx answer; any other body is a vendor we do not understand (permanent)."""
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        raise PermanentDeliveryError(
-            f"{destination}: answered HTTP {response.status_code} with a body that is not a JSON object",
-            destination=destination,
-            status=response.status_code,
-        )
-    return answer
+__all__ = ["BasicAuthApi", "TicketNotifier"]
 
 
 class BasicAuthApi:
