@@ -226,16 +226,8 @@ class _Checker:
 
     def _cross_references(self, data: dict[str, Any]) -> None:
         """Names that must be unique or must exist, checked on the raw data so they always run."""
-        names = [raw.get("name") if isinstance(raw, dict) else None for raw in _list(data.get("targets"))]
-        counts = Counter(name for name in names if isinstance(name, str))
-        for index, name in enumerate(names):
-            if isinstance(name, str) and counts[name] > 1:
-                self.add(("targets", index, "name"), f"duplicate target name {name!r}")
-        ids = [raw.get("id") if isinstance(raw, dict) else None for raw in _list(data.get("clusters"))]
-        id_counts = Counter(cluster_id for cluster_id in ids if isinstance(cluster_id, str))
-        for index, cluster_id in enumerate(ids):
-            if isinstance(cluster_id, str) and id_counts[cluster_id] > 1:
-                self.add(("clusters", index, "id"), f"duplicate cluster id {cluster_id!r}")
+        counts = self._unique(data, "targets", "name", what="target name")
+        id_counts = self._unique(data, "clusters", "id", what="cluster id")
         known = {*counts, DEFAULT_TARGET}
         hint = f"(known: {', '.join(sorted(known))})"
         for index, route in enumerate(_list(data.get("routes"))):
@@ -255,6 +247,15 @@ class _Checker:
         for position, name in enumerate(_list(data.get("default_targets"))):
             if isinstance(name, str) and name not in known:
                 self.add(("default_targets", position), f"unknown target {name!r} {hint}")
+
+    def _unique(self, data: dict[str, Any], section: str, field: str, *, what: str) -> Counter[str]:
+        """Count ``field`` across the ``section`` list, recording each value that occurs twice."""
+        values = [raw.get(field) if isinstance(raw, dict) else None for raw in _list(data.get(section))]
+        counts = Counter(value for value in values if isinstance(value, str))
+        for index, value in enumerate(values):
+            if isinstance(value, str) and counts[value] > 1:
+                self.add((section, index, field), f"duplicate {what} {value!r}")
+        return counts
 
     def _pydantic(self, exc: ValidationError, prefix: Loc) -> None:
         for error in exc.errors(include_url=False):
