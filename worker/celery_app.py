@@ -17,7 +17,7 @@ from typing import Any
 
 from celery import Celery
 
-from worker.clusters import load_clusters
+from worker.clusters import load_bridge_config
 from worker.keys import Keys
 from worker.settings import Settings
 
@@ -32,12 +32,12 @@ MUTE_CHECK_INTERVAL = 30.0
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """One poll entry per watched cluster, plus the outbox dispatcher and the mute expiry check."""
     schedule: dict[str, dict[str, Any]] = {}
-    for cluster in load_clusters(settings):
+    for cluster in load_bridge_config(settings).clusters:
         interval = cluster.poll_interval or settings.poll_interval
-        schedule[f"poll {cluster.cluster_id}"] = {
+        schedule[f"poll {cluster.id}"] = {
             "task": "ehpc.poll_cluster",
             "schedule": interval,
-            "args": (cluster.cluster_id,),
+            "args": (cluster.id,),
             "options": {"queue": POLL_QUEUE, "expires": interval},
         }
     schedule["dispatch outbox"] = {

@@ -42,7 +42,7 @@ def announce_api_problem(rt: Runtime, *, cluster_id: str, error: PermanentEhpcEr
         return False
     logger.error("permanent ListTasks error for %s: %s", cluster_id, error, extra={"cluster": cluster_id})
     message = render_cluster_problem(
-        cluster_name=rt.cluster(cluster_id).name, code=error.code, message=error.message
+        cluster_name=rt.cluster(cluster_id).display_name, code=error.code, message=error.message
     )
     for notifier in _slack_notifiers(rt, cluster_id=cluster_id):
         notifier.post(message, event_type="ehpc_cluster_problem", key=f"{cluster_id}/{error.code}")
@@ -61,7 +61,7 @@ def post_mute_summaries(rt: Runtime, *, now: datetime) -> int:
         cluster_id = summary.mute.cluster_id
         if cluster_id not in rt.clusters:
             continue
-        message = summary.render(cluster_name=rt.cluster(cluster_id).name)
+        message = summary.render(cluster_name=rt.cluster(cluster_id).display_name)
         for notifier in _slack_notifiers(rt, cluster_id=cluster_id):
             notifier.post(message, event_type="ehpc_mute_summary", key=f"{cluster_id}/mute")
     return len(summaries)

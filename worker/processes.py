@@ -63,12 +63,12 @@ def run_beat(*, extra: list[str]) -> int:
 
 def run_poll_once(*, cluster_id: str) -> int:
     """Print the transitions one poll of ``cluster_id`` would announce, against a throwaway state."""
-    from worker.clusters import WatchedCluster
+    from worker.config import ClusterConfig
     from worker.pipeline import preview_poll
     from worker.runtime import runtime
 
     rt = runtime()
-    rt.clusters.setdefault(cluster_id, WatchedCluster(cluster_id=cluster_id, name=cluster_id))
+    rt.clusters.setdefault(cluster_id, ClusterConfig(id=cluster_id))
     transitions = preview_poll(rt, cluster_id=cluster_id, now=datetime.now(UTC))
     for transition in transitions:
         task = transition.task

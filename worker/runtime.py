@@ -20,8 +20,8 @@ from integrations.registry import build_notifier
 from integrations.slack.links import SlackThreadLinks
 from integrations.slack.notifier import RedisMessageRefs, SlackNotifier
 from integrations.target import NotifierContext, SlackTarget, TargetConfig
-from worker.clusters import WatchedCluster, load_bridge_config, load_clusters
-from worker.config import BridgeConfig
+from worker.clusters import load_bridge_config
+from worker.config import BridgeConfig, ClusterConfig
 from worker.keys import Keys
 from worker.lookup import Lookup
 from worker.mutes import Mutes
@@ -42,7 +42,7 @@ class Runtime:
     settings: Settings
     redis: redis.Redis
     config: BridgeConfig
-    clusters: dict[str, WatchedCluster] = field(init=False)
+    clusters: dict[str, ClusterConfig] = field(init=False)
     targets: dict[str, TargetConfig] = field(init=False)
     keys: Keys = field(init=False)
     state: TaskState = field(init=False)
@@ -57,7 +57,7 @@ class Runtime:
     _notifiers: dict[tuple[str, str], Notifier] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.clusters = {cluster.cluster_id: cluster for cluster in load_clusters(self.settings, self.config)}
+        self.clusters = {cluster.id: cluster for cluster in self.config.clusters}
         self.targets = {target.name: target for target in self.config.targets}
         self.keys = Keys(prefix=self.settings.redis_prefix)
         self.state = TaskState(
@@ -88,7 +88,7 @@ class Runtime:
         """The targets ``transition`` goes to, by the routing rules."""
         return route(transition, self.config)
 
-    def cluster(self, cluster_id: str) -> WatchedCluster:
+    def cluster(self, cluster_id: str) -> ClusterConfig:
         """The watched cluster ``cluster_id``; KeyError for one that is not configured."""
         return self.clusters[cluster_id]
 
@@ -96,8 +96,8 @@ class Runtime:
         """How transitions name ``cluster_id``."""
         cluster = self.cluster(cluster_id)
         return ClusterRef(
-            cluster_id=cluster.cluster_id,
-            name=cluster.name,
+            cluster_id=cluster.id,
+            name=cluster.display_name,
             labels=dict(cluster.labels),
             announce_running_on_baseline=cluster.announce_running_on_baseline,
         )

@@ -606,12 +606,12 @@ def access_policy(rt: Runtime) -> AccessPolicy:
     grants = []
     for cluster in rt.clusters.values():
         if isinstance(target, SlackTarget):
-            channel = rt.slack_channel(target=target, cluster_id=cluster.cluster_id)
+            channel = rt.slack_channel(target=target, cluster_id=cluster.id)
         else:
             channel = cluster.slack_channel or rt.settings.slack_channel or ""
         if not channel:
-            raise LookupError(f"no Slack channel for cluster {cluster.cluster_id}: set SLACK_CHANNEL")
-        grants.append(ClusterAccess(cluster.cluster_id, cluster.name, (channel,)))
+            raise LookupError(f"no Slack channel for cluster {cluster.id}: set SLACK_CHANNEL")
+        grants.append(ClusterAccess(cluster.id, cluster.display_name, (channel,)))
     if not grants:
         raise LookupError("no cluster is watched: set EHPC_CLUSTERS or list clusters in EHPC_CONFIG")
     return AccessPolicy(clusters=grants)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from tests.fixtures.pipeline import Stack
 from worker.check import run_checks
-from worker.clusters import WatchedCluster
+from worker.config import ClusterConfig
 from worker.pipeline import preview_poll
 
 CLUSTER = "ehpc-hz-pipe0001"
@@ -24,7 +24,7 @@ def test_a_working_deployment_passes_every_check(stack: Stack) -> None:
 
 
 def test_a_cluster_the_api_does_not_know_fails_its_line_only(stack: Stack) -> None:
-    stack.runtime.clusters["ehpc-hz-nowhere1"] = WatchedCluster(cluster_id="ehpc-hz-nowhere1", name="x")
+    stack.runtime.clusters["ehpc-hz-nowhere1"] = ClusterConfig(id="ehpc-hz-nowhere1")
 
     failed = [result for result in run_checks(stack.runtime) if not result.ok]
 

@@ -10,7 +10,7 @@ from integrations.ehpc.errors import PermanentEhpcError
 from integrations.ehpc.simulator import SimulatorServer
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.pipeline import CHANNEL, make_stack
-from worker.clusters import WatchedCluster
+from worker.config import ClusterConfig
 from worker.pipeline import poll_cluster
 from worker.problems import announce_api_problem, clear_api_problem
 from worker.runtime import Runtime
@@ -29,7 +29,7 @@ def test_a_cluster_the_api_does_not_know_is_announced_once_and_again_after_a_rec
     simulator: SimulatorServer, slack_standin: SlackStandIn, redis_prefix: str
 ) -> None:
     rt = make_stack(simulator=simulator, slack=slack_standin, prefix=redis_prefix, clusters=()).runtime
-    rt.clusters[UNKNOWN] = WatchedCluster(cluster_id=UNKNOWN, name="Genomics")
+    rt.clusters[UNKNOWN] = ClusterConfig(id=UNKNOWN, name="Genomics")
 
     error = failing_poll(rt)
     announced = [announce_api_problem(rt, cluster_id=UNKNOWN, error=error) for _ in range(3)]
