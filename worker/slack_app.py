@@ -65,6 +65,7 @@ from integrations.target import SlackTarget
 from worker.access import AccessPolicy, ClusterAccess, Permission, Requester
 from worker.config import DEFAULT_TARGET
 from worker.lookup import Lookup
+from worker.metrics import record_slack_command
 from worker.mutes import Mutes
 from worker.processes import SLACK_APP_METRICS_PORT, start_health
 from worker.settings import Settings
@@ -194,6 +195,18 @@ class _Answer:
     follow_up: Callable[[Respond], None] | None = None
 
 
+# The metric's ``command`` label for each parsed form of ``/ehpc …``.
+_COMMAND_NAMES: dict[type, str] = {
+    HelpQuery: "help",
+    Unrecognized: "unrecognized",
+    TaskQuery: "task",
+    TasksQuery: "tasks",
+    ClustersQuery: "clusters",
+    MuteCommand: "mute",
+    Unmute: "unmute",
+}
+
+
 class _Listeners:
     """The bolt listeners; each parses, authorizes, answers from Redis, then checks live."""
 
@@ -210,7 +223,9 @@ class _Listeners:
             channel_id=str(command.get("channel_id", "")),
             channel_name=str(command.get("channel_name", "")),
         )
-        answer = self._answer(parse_command(str(command.get("text", ""))), requester, share=True)
+        parsed = parse_command(str(command.get("text", "")))
+        answer = self._answer(parsed, requester, share=True)
+        record_slack_command(command=_COMMAND_NAMES[type(parsed)], result="answered")
         ack(text=answer.message.text, blocks=answer.message.block_list(), response_type="ephemeral")
         if answer.follow_up is not None:
             answer.follow_up(respond)

@@ -32,6 +32,7 @@ import pytest
 import redis
 import requests
 import yaml
+from prometheus_client import REGISTRY
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
@@ -766,3 +767,17 @@ def test_the_manifest_points_slack_at_this_app() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
     assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
+def test_each_answered_command_is_counted_by_subcommand(harness: Harness) -> None:
+    def served(command: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "ehpc_bridge_slack_commands_total", {"command": command, "result": "answered"}
+        )
+        return value or 0.0
+
+    before = served("help"), served("unrecognized")
+    harness.command("help")
+    harness.command("frobnicate")
+
+    assert (served("help"), served("unrecognized")) == (before[0] + 1, before[1] + 1)
