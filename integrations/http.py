@@ -125,8 +125,8 @@ def send_request(
 def check_response(response: requests.Response, *, destination: str, secrets: Iterable[str] = ()) -> None:
     """Raise the ``DeliveryError`` a non-2xx ``response`` stands for; return on 2xx.
 
-    For vendors that answer 200 with an error code in the body (DingTalk, Lark, WeCom), call this first,
-    then read the body.
+    :func:`send_request` calls it on every answer; vendors that answer 200 with an error code in the body
+    (DingTalk, Lark, WeCom) then read that code themselves.
     """
     status = response.status_code
     if 200 <= status < 300:

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from integrations.base import Transition
 from integrations.card import is_failure, is_recovery
-from integrations.ehpc.task import Task, TaskType
+from integrations.ehpc.task import Task
 
 __all__ = ["IncidentAction", "incident_action", "incident_key"]
 
@@ -30,8 +30,7 @@ class IncidentAction(StrEnum):
 
 def incident_key(task: Task) -> str:
     """``ehpc-bridge:<cluster id>:<task type>``: identical for a failure and the success that ends it."""
-    task_type = task.raw_task_type if task.task_type is TaskType.UNKNOWN else task.task_type.value
-    return f"ehpc-bridge:{task.cluster_id}:{task_type}"[:_MAX_KEY]
+    return f"ehpc-bridge:{task.cluster_id}:{task.type_name}"[:_MAX_KEY]
 
 
 def incident_action(transition: Transition) -> IncidentAction | None:

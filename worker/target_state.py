@@ -31,8 +31,3 @@ class RedisTargetState:
     def set(self, name: str, value: str, *, ttl_seconds: int | None = None) -> None:
         """Store ``value`` under ``name``, optionally expiring."""
         self._client.set(self._keys.target_state(target=self._target, name=name), value, ex=ttl_seconds)
-
-    def set_if_absent(self, name: str, value: str, *, ttl_seconds: int | None = None) -> bool:
-        """Store ``value`` only if ``name`` is free; True when this call stored it."""
-        key = self._keys.target_state(target=self._target, name=name)
-        return bool(self._client.set(key, value, ex=ttl_seconds, nx=True))

@@ -132,6 +132,15 @@ class Task(BaseModel):
         return min(max(self.current_step / self.total_steps, 0.0), 1.0)
 
     @property
+    def type_name(self) -> str:
+        """The TaskType as a stable name: the API page's spelling when known, else the raw value.
+
+        Vendors key incidents, labels and correlation ids on it, so a failure and the success that
+        recovers it must name the type identically even if one arrived in the SDK's spelling.
+        """
+        return self.raw_task_type if self.task_type is TaskType.UNKNOWN else self.task_type.value
+
+    @property
     def label(self) -> str:
         """The operation in words, falling back to the raw type name when it is unknown."""
         if self.task_type is TaskType.UNKNOWN and self.raw_task_type:

@@ -56,7 +56,7 @@ def failure_labels(transition: Transition) -> list[str]:
         label("ehpc-fp", transition.fingerprint),
         label("ehpc-task", transition.task_key),
         label("ehpc-cluster", task.cluster_id),
-        label("ehpc-type", task.raw_task_type or task.task_type.value),
+        label("ehpc-type", task.type_name),
     ]
 
 
@@ -70,7 +70,7 @@ def open_failures_jql(transition: Transition) -> str:
     task = transition.task
     return (
         f'labels = "{label("ehpc-cluster", task.cluster_id)}" '
-        f'AND labels = "{label("ehpc-type", task.raw_task_type or task.task_type.value)}" '
+        f'AND labels = "{label("ehpc-type", task.type_name)}" '
         f'AND labels = "{BRIDGE_LABEL}" AND labels not in ("{RECOVERED_LABEL}") '
         "AND statusCategory != Done ORDER BY created ASC"
     )

@@ -52,7 +52,7 @@ def render_request(transition: Transition) -> OpsgenieRequest | None:
     card = task_card(transition)
     details = {name: clip(value, _MAX_DETAIL) for name, value in card.fields}
     details["Fingerprint"] = transition.fingerprint
-    tags = [SOURCE, task.cluster_id, task.raw_task_type or task.task_type.value]
+    tags = [SOURCE, task.cluster_id, task.type_name]
     return OpsgenieRequest(
         path="/v2/alerts",
         params={},

@@ -50,7 +50,7 @@ def render_event(
         "source": task.cluster_id or transition.cluster_name,
         "severity": _SEVERITY[task.status],
         "timestamp": _utc(transition.observed_at).isoformat(),
-        "component": task.raw_task_type or task.task_type.value,
+        "component": task.type_name,
         "group": transition.cluster_name,
         "class": "ehpc-task",
         "custom_details": details,

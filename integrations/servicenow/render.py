@@ -91,7 +91,7 @@ def resolve_body(transition: Transition, *, close_code: str) -> dict[str, Any]:
 
 def _scope(transition: Transition) -> str:
     task = transition.task
-    return f"ehpc/{_safe(task.cluster_id)}/{_safe(task.raw_task_type or task.task_type.value)}/"
+    return f"ehpc/{_safe(task.cluster_id)}/{_safe(task.type_name)}/"
 
 
 def _safe(value: str) -> str:

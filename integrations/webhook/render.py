@@ -57,7 +57,7 @@ def render_body(transition: Transition) -> dict[str, Any]:
         },
         "task": {
             "id": task.task_id,
-            "type": task.raw_task_type or task.task_type.value,
+            "type": task.type_name,
             "label": task.label,
             "status": task.raw_status or task.status.value,
             "current_step": task.current_step,
