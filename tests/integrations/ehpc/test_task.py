@@ -268,5 +268,5 @@ def test_instances_round_trip(instances: list[dict[str, str]]) -> None:
     ("raw_type", "expected"),
     [("AddComputes", "AddComputes"), ("ResetCompute", "ResetComputes"), ("ResizeCluster", "ResizeCluster")],
 )
-def test_the_type_name_is_the_api_spelling_when_known_else_the_raw_value(raw_type: str, expected: str) -> None:
+def test_type_name_is_the_api_spelling_when_known_else_raw(raw_type: str, expected: str) -> None:
     assert normalize(RawTask(TaskType=raw_type, TaskId="t", Status="Success")).type_name == expected
