@@ -303,6 +303,8 @@ def format_message(message: StoredMessage, *, action: str) -> str:
     where = f"thread {message.thread_ts}" if message.thread_ts else f"ts {message.ts}"
     lines = [f"── #{message.channel} · {action} · {where} " + "─" * 20]
     for block in message.blocks:
+        if block.get("type") == "actions":
+            continue  # buttons are for clicking in Slack, not news for the terminal
         texts = [block.get("text"), *block.get("fields", []), *block.get("elements", [])]
         lines.extend(_unescape(t["text"]) for t in texts if isinstance(t, dict) and "text" in t)
     if not message.blocks:

@@ -9,6 +9,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from integrations.slack.commands import task_actions_block
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.slack import slack_violations
 
@@ -141,3 +142,19 @@ def test_fixture_fails_the_test_at_teardown_on_a_violation(pytester: pytest.Pyte
 
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*Slack contract violations*", "*'ts' is a required property*"])
+
+
+def test_printer_shows_a_task_message_with_its_buttons_left_out() -> None:
+    printed: list[str] = []
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Adding compute nodes*"}},
+        task_actions_block("ehpc-hz-demo0001/T1"),
+    ]
+    with SlackStandIn(printer=printed.append) as standin:
+        WebClient(token=TOKEN, base_url=standin.base_url).chat_postMessage(
+            channel="C1", text="x", blocks=blocks
+        )
+
+    [message] = printed
+    assert "Adding compute nodes" in message
+    assert "Refresh" not in message
