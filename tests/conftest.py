@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -24,20 +23,6 @@ pytest_plugins = [
 ]
 
 REDIS_URL = os.environ.get("EHPC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def _find_contracts() -> Path:
-    """``shared/contracts`` sits beside the checkout (CI lays it there); EHPC_CONTRACTS_DIR overrides."""
-    if "EHPC_CONTRACTS_DIR" in os.environ:
-        return Path(os.environ["EHPC_CONTRACTS_DIR"])
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "contracts"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("vendor contracts not found: set EHPC_CONTRACTS_DIR to shared/contracts")
-
-
-CONTRACTS = _find_contracts()
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from tests.conftest import CONTRACTS
 from tests.deploy.compose import ROOT, interpolate, load_compose, read_env_file, variables
+from tests.fixtures.contracts import CONTRACTS
 from worker.settings import Settings
 
 APP_SERVICES = ("worker-poll", "worker-deliver", "beat", "slack-app")

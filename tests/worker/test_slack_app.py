@@ -41,7 +41,8 @@ from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.simulator import Simulator, SimulatorServer
 from integrations.slack.commands import ACTION_MORE, ACTION_MUTE_HOUR, ACTION_REFRESH, ACTION_SHARE, PAGE_SIZE
 from integrations.slack.standin import SlackStandIn
-from tests.conftest import CONTRACTS, REDIS_URL
+from tests.conftest import REDIS_URL
+from tests.fixtures.contracts import CONTRACTS
 from tests.fixtures.simulator import SIMULATOR_ACCESS_KEY_ID, SIMULATOR_ACCESS_KEY_SECRET
 from tests.fixtures.slack import block_kit_violations
 from worker.access import AccessPolicy, ClusterAccess
