@@ -15,7 +15,7 @@ import pytest
 from jsonschema import Draft7Validator
 
 from tests.deploy.compose import ROOT, interpolate, load_compose, read_env_file, variables
-from tests.fixtures.environment import CONTRACTS
+from tests.fixtures.contracts import CONTRACTS
 from worker.config.settings import Settings
 
 APP_SERVICES = ("worker-poll", "worker-deliver", "beat", "slack-app")

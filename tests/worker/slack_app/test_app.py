@@ -30,7 +30,8 @@ from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.simulator import SimulatorServer
 from integrations.slack.commands import ACTION_MORE, ACTION_MUTE_HOUR, ACTION_REFRESH, ACTION_SHARE, PAGE_SIZE
 from integrations.slack.standin import SlackStandIn
-from tests.fixtures.environment import CONTRACTS, REDIS_URL
+from tests.fixtures.contracts import CONTRACTS
+from tests.fixtures.environment import REDIS_URL
 from tests.fixtures.simulator import SIMULATOR_ACCESS_KEY_ID, SIMULATOR_ACCESS_KEY_SECRET
 from tests.fixtures.slack_app import (
     ADMIN,
