@@ -85,15 +85,11 @@ def render_page(*, snapshot: Changes, instance: str, api_url: str) -> str:
         for name, parents in channels.items()
     )
     empty = (
-        ""
-        if channels
-        else (
-            '<p class="empty" id="empty">No messages yet. Whatever is posted with <code>chat.postMessage</code> '
-            f"to <code>{html.escape(api_url)}</code> appears here as it happens.</p>"
-        )
+        '<p class="empty" id="empty">No messages yet. Whatever is posted with <code>chat.postMessage</code>'
+        f" to <code>{html.escape(api_url)}</code> appears here as it happens.</p>"
     )
     return _PAGE.format(
-        instance=_attr(instance), revision=snapshot.revision, sidebar=sidebar, channels=sections + empty
+        instance=_attr(instance), revision=snapshot.revision, sidebar=sidebar, channels=sections or empty
     )
 
 
