@@ -25,17 +25,17 @@ from __future__ import annotations
 from typing import Any
 
 from celery.app.amqp import AMQP
-from kombu import Connection
+from kombu.connection import Connection
 
 __all__ = ["BrokerAMQP", "BrokerConnection"]
 
 
-class BrokerConnection(Connection):  # type: ignore[misc]  # kombu is untyped
+class BrokerConnection(Connection):
     """A kombu connection whose ``close()`` after ``collect()`` touches nothing (see the module doc)."""
 
     def collect(self, socket_timeout: float | None = None) -> None:
         """Release everything without talking to the broker, and forget the default channel too."""
-        super().collect(socket_timeout)
+        super().collect(socket_timeout)  # type: ignore[no-untyped-call]
         self._default_channel = None
 
 
