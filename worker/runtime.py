@@ -30,7 +30,7 @@ from worker.ratelimit import ChannelBudget, DigestQueue
 from worker.routing import route
 from worker.settings import Settings
 from worker.state import ClusterRef, TaskState
-from worker.target_state import RedisTargetState
+from worker.target_state import RedisIncidentLedger, RedisTargetState
 
 __all__ = ["Runtime", "runtime"]
 
@@ -158,6 +158,7 @@ class Runtime:
             )
         context = NotifierContext(
             state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),
+            incidents_for=lambda name: RedisIncidentLedger(client=self.redis, keys=self.keys, target=name),
             thread_links=self._thread_links(),
         )
         return build_notifier(target, session=self.session, context=context)
