@@ -15,6 +15,7 @@ import pytest
 from integrations.ehpc.simulator import SimulatorServer
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.pipeline import Stack, make_stack
+from tests.fixtures.processes import Processes, settle
 from tests.fixtures.vendor_standins import (
     JIRA_EMAIL,
     JIRA_TOKEN,
@@ -23,9 +24,7 @@ from tests.fixtures.vendor_standins import (
     PagerDutyStandIn,
 )
 from tests.fixtures.vendor_stub import RecordedRequest
-from tests.scenarios.conftest import Processes
-from tests.scenarios.test_fanout import settle
-from worker.state import task_key_of
+from worker.detect.diff import task_key_of
 
 pytestmark = pytest.mark.slow
 
