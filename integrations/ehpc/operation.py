@@ -14,7 +14,8 @@ is accepted):
 * **Errors**: the ``Message`` of a ``Failed`` line, until the stages are read; then each stage line with
   ``LogLevel`` ERROR or ``Status`` Failed (the log's message is kept only if no stage says more).
 * **Progress**: ``current_step`` = stages done (a stage with a ``Finished`` line), ``total_steps`` None
-  (the API gives no total), ``stage`` = the name of the last stage begun.
+  (the API gives no total), ``stage`` = the name of the last stage reported (with ``HiddenProcess``,
+  the default, a stage shows once it is over).
 
 ``Time`` orders lines of one operation only; its zone is not documented and is never compared with our
 clock (the window is our own ``From``/``To``).
@@ -70,7 +71,7 @@ def group_operations(lines: Iterable[RawLog], *, cluster_id: str) -> list[Task]:
 
 
 def parse_detail(page: LogDetailPage) -> OperationDetail:
-    """Stages done, the last stage begun, and the stage errors of one GetCommonLogDetail answer."""
+    """Stages done, the last stage reported, and the stage errors of one GetCommonLogDetail answer."""
     done = 0
     stage: str | None = None
     errors: list[TaskError] = []

@@ -155,7 +155,7 @@ class Task(BaseModel):
     request: dict[str, Any] = Field(default_factory=dict)
     problems: tuple[str, ...] = ()
     generation: Generation = "1.0"  # "2.0": an operation of the 2024 API; current_step = stages done
-    stage: str | None = None  # 2.0: the stage reached last, by name
+    stage: str | None = None  # 2.0: the last stage GetCommonLogDetail reported (done, or failed), by name
 
     @property
     def progress(self) -> float | None:
