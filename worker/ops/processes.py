@@ -5,7 +5,14 @@ from __future__ import annotations
 import errno
 from datetime import UTC, datetime
 
-__all__ = ["SLACK_APP_METRICS_PORT", "StartupError", "run_beat", "run_poll_once", "run_worker", "start_health"]
+__all__ = [
+    "SLACK_APP_METRICS_PORT",
+    "StartupError",
+    "run_beat",
+    "run_poll_once",
+    "run_worker",
+    "start_health",
+]
 
 WORKER_METRICS_PORT = 9808
 BEAT_METRICS_PORT = 9809

@@ -60,7 +60,9 @@ def test_check_with_nothing_set_says_what_to_set_one_line_each(home: Path) -> No
     assert result.stderr == ""
     assert len(failed) == 4
     for line, variable in zip(
-        failed, ["EHPC_CLUSTERS", "ALIBABA_CLOUD_ACCESS_KEY_ID", "SLACK_BOT_TOKEN", "SLACK_CHANNEL"], strict=True
+        failed,
+        ["EHPC_CLUSTERS", "ALIBABA_CLOUD_ACCESS_KEY_ID", "SLACK_BOT_TOKEN", "SLACK_CHANNEL"],
+        strict=True,
     ):
         assert variable in line
     assert "KeyError" not in result.stdout
@@ -96,9 +98,8 @@ def test_a_bad_setting_is_one_line_naming_the_variable(home: Path) -> None:
     result = _run("check", env=_bare_env(home, EHPC_POLL_INTERVAL="soon"))
 
     assert result.returncode == 1
-    assert result.stdout.splitlines() == [
-        "FAIL  configuration  EHPC_POLL_INTERVAL: Input should be a valid number, unable to parse string as a number"
-    ]
+    [line] = result.stdout.splitlines()
+    assert line.startswith("FAIL  configuration  EHPC_POLL_INTERVAL: Input should be a valid number")
 
 
 def test_every_help_reads_as_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,7 +113,7 @@ def test_every_help_reads_as_plain_text(capsys: pytest.CaptureFixture[str]) -> N
         assert "usage: ehpc-bridge" in shown, command
         for markup in ("``", ":class:", ":func:", ":mod:"):
             assert markup not in shown, (command, markup)
-    assert _PASSTHROUGH <= {name for [name] in commands[1:]}
+    assert {name for [name] in commands[1:]} >= _PASSTHROUGH
 
 
 def test_a_second_worker_whose_metrics_port_is_taken_says_so_in_one_line(home: Path) -> None:
