@@ -7,7 +7,7 @@ once on first use (never at import). Tests build a :class:`Runtime` themselves f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache, partial
 
 import redis
@@ -25,6 +25,7 @@ from worker.config.models import BridgeConfig, ClusterConfig
 from worker.config.settings import Settings
 from worker.deliver.budget import ChannelBudget
 from worker.deliver.digests import DigestQueue
+from worker.deliver.due import DueDeliveries
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
@@ -49,6 +50,7 @@ class Runtime:
     state: TaskState = field(init=False)
     outbox: Outbox = field(init=False)
     ledger: DeliveryLedger = field(init=False)
+    due: DueDeliveries = field(init=False)
     lookup: Lookup = field(init=False)
     mutes: Mutes = field(init=False)
     budget: ChannelBudget = field(init=False)
@@ -68,6 +70,7 @@ class Runtime:
         )
         self.outbox = Outbox(client=self.redis, keys=self.keys)
         self.ledger = DeliveryLedger(client=self.redis, keys=self.keys)
+        self.due = DueDeliveries(client=self.redis, keys=self.keys)
         self.lookup = Lookup(client=self.redis, keys=self.keys)
         self.mutes = Mutes(client=self.redis, keys=self.keys)
         self.budget = ChannelBudget(
@@ -84,6 +87,12 @@ class Runtime:
             redis=redis.Redis.from_url(settings.redis_url),
             config=load_bridge_config(settings),
         )
+
+    def now(self) -> datetime:
+        """The deployment's one clock: Redis's ``TIME``, so that workers whose own clocks disagree still agree
+        on when a task was first seen, whether its step has stalled and when a delivery is due."""
+        seconds, microseconds = self.redis.time()
+        return datetime.fromtimestamp(seconds + microseconds / 1_000_000, UTC)
 
     def destinations(self, transition: Transition) -> list[str]:
         """The targets ``transition`` goes to, by the routing rules."""

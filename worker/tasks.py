@@ -3,40 +3,64 @@
 Delivery contracts (also in each decorator):
 
 * ``ehpc.poll_cluster(cluster_id)`` — queue ``poll``; acks late; retried only on retryable API errors
-  (throttling with the server's retry-after as the countdown, 5xx, timeouts), at most 3 times with jittered
-  back-off; permanent API errors are recorded and announced once per change of error, not retried.
+  (throttling with the server's retry-after as the countdown, 5xx, timeouts) and Redis being unreachable,
+  at most 3 times with jittered back-off; permanent API errors are recorded and announced once per change
+  of error, not retried.
 * ``ehpc.dispatch_outbox()`` — queue ``deliver``; idempotent, run after every poll and by beat.
-* ``ehpc.deliver(destination, task_key)`` — queue ``deliver``; acks late; retryable vendor errors are
-  retried with Retry-After (or jittered back-off) for a day; a busy task lease or a Slack budget wait
-  becomes a countdown, never a sleep.
+* ``ehpc.deliver(destination, task_key)`` — queue ``deliver``; acks late; retryable vendor errors and Redis
+  being unreachable are retried with Retry-After (or jittered back-off) for about a day; a busy task lease or
+  a Slack budget wait becomes a countdown, never a sleep. Each retry records when it is due, so a retry that
+  never arrives is scheduled again by ``ehpc.reconcile_deliveries``.
+* ``ehpc.reconcile_deliveries()`` — queue ``deliver``; by beat every 10 s: deliveries overdue while their log
+  is ahead of the cursor are scheduled again (see :mod:`worker.deliver.reconcile`).
 * ``ehpc.flush_digest(destination, cluster_id)`` — queue ``deliver``; one digest per budget token for a
   channel over its Slack budget (see :mod:`worker.deliver.digests`); reschedules itself until none is parked.
 * ``ehpc.expire_mutes()`` — queue ``deliver``; posts the summary of each mute that ended.
+
+Every countdown is capped at :data:`worker.celery_app.MAX_COUNTDOWN`, below the broker's visibility timeout
+(a longer one would be handed to a second worker before it is due). ``now`` is always Redis's clock
+(:meth:`worker.runtime.Runtime.now`), never the worker's own. A Redis error in the periodic tasks
+(dispatch, reconcile, mutes) is not retried: beat runs them again within seconds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import random
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any, NoReturn
 
+import redis
 from celery import Task as CeleryTask
 
 from integrations.base import RetryableDeliveryError
 from integrations.ehpc.errors import PermanentEhpcError, RetryableEhpcError
-from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE, app
+from worker.celery_app import DELIVER_QUEUE, MAX_COUNTDOWN, POLL_QUEUE, app
 from worker.deliver.delivery import deliver, flush_digest
 from worker.deliver.dispatch import dispatch
 from worker.deliver.problems import announce_api_problem, clear_api_problem, post_mute_summaries
+from worker.deliver.reconcile import reconcile
 from worker.detect.diff import cluster_of
 from worker.detect.poll import poll_cluster
-from worker.runtime import runtime
+from worker.runtime import Runtime, runtime
 
-__all__ = ["deliver_task", "dispatch_outbox", "expire_mutes", "flush_digest_task", "poll_cluster_task"]
+__all__ = [
+    "deliver_task",
+    "dispatch_outbox",
+    "expire_mutes",
+    "flush_digest_task",
+    "poll_cluster_task",
+    "reconcile_deliveries",
+]
 
 
-MAX_BACKOFF = 300.0
-MAX_DELIVERY_ATTEMPTS = 500  # with back-off capped at 5 minutes: about a day of trying
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = MAX_COUNTDOWN
+MAX_DELIVERY_ATTEMPTS = 6000  # with back-off capped at 30 s (15 s on average): about a day of trying
+# Redis unreachable (a restart, a failover): retried like a vendor's 5xx.
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 
 def backoff(retries: int, *, base: float = 2.0, cap: float = MAX_BACKOFF) -> float:
@@ -44,9 +68,23 @@ def backoff(retries: int, *, base: float = 2.0, cap: float = MAX_BACKOFF) -> flo
     return random.uniform(0, min(cap, base * 2**retries))  # noqa: S311 - jitter, not cryptography
 
 
+def countdown(seconds: float) -> float:
+    """``seconds``, capped below the broker's visibility timeout (see :mod:`worker.celery_app`)."""
+    return min(max(seconds, 0.0), MAX_COUNTDOWN)
+
+
 def _retry(task: CeleryTask, error: Exception, retry_after: float | None) -> NoReturn:
-    countdown = retry_after if retry_after is not None else backoff(task.request.retries)
-    raise task.retry(exc=error, countdown=countdown)
+    raise task.retry(exc=error, countdown=_retry_countdown(task, retry_after))
+
+
+def _unreachable(task: CeleryTask, error: Exception) -> Exception:
+    """Say that Redis could not be reached (the retry itself is published once it is back)."""
+    logger.warning("%s: Redis unreachable (%s: %s); retrying", task.name, type(error).__name__, error)
+    return error
+
+
+def _retry_countdown(task: CeleryTask, retry_after: float | None) -> float:
+    return countdown(retry_after if retry_after is not None else backoff(task.request.retries))
 
 
 @app.task(bind=True, name="ehpc.poll_cluster", queue=POLL_QUEUE, acks_late=True, max_retries=3)
@@ -54,9 +92,11 @@ def poll_cluster_task(self: CeleryTask, cluster_id: str) -> dict[str, Any]:
     """Poll one cluster; see the module docstring for the delivery contract."""
     rt = runtime()
     try:
-        outcome = poll_cluster(rt, cluster_id=cluster_id, now=datetime.now(UTC))
+        outcome = poll_cluster(rt, cluster_id=cluster_id, now=rt.now(), owner=self.request.id)
     except RetryableEhpcError as error:
         _retry(self, error, error.retry_after)
+    except REDIS_DOWN as error:
+        _retry(self, _unreachable(self, error), None)
     except PermanentEhpcError as error:
         announce_api_problem(rt, cluster_id=cluster_id, error=error)
         return {"error": error.code}
@@ -81,32 +121,62 @@ def dispatch_outbox() -> int:
 )
 def deliver_task(self: CeleryTask, destination: str, task_key: str) -> int:
     """Deliver one task's pending transitions to one destination."""
+    rt = runtime()
     try:
-        outcome = deliver(runtime(), destination=destination, task_key=task_key, now=datetime.now(UTC))
-    except (
-        RetryableDeliveryError
-    ) as error:  # past MAX_DELIVERY_ATTEMPTS Celery re-raises it: logged, given up
-        _retry(self, error, error.retry_after)
+        outcome = deliver(rt, destination=destination, task_key=task_key, now=rt.now())
+    except (RetryableDeliveryError, *REDIS_DOWN) as error:
+        # Past MAX_DELIVERY_ATTEMPTS Celery re-raises it; the reconciler schedules the delivery again later.
+        retry_after = error.retry_after if isinstance(error, RetryableDeliveryError) else None
+        if not isinstance(error, RetryableDeliveryError):
+            _unreachable(self, error)
+        wait = _retry_countdown(self, retry_after)
+        _expect_delivery(rt, destination=destination, task_key=task_key, after=wait)
+        raise self.retry(exc=error, countdown=wait) from error
     if outcome.digest_after is not None:
         cluster_id = cluster_of(task_key)
-        flush_digest_task.apply_async(args=(destination, cluster_id), countdown=outcome.digest_after)
+        flush_after = countdown(outcome.digest_after)
+        flush_digest_task.apply_async(args=(destination, cluster_id), countdown=flush_after)
     if outcome.wait > 0:
-        raise self.retry(countdown=outcome.wait, max_retries=None)
+        wait = countdown(outcome.wait)
+        _expect_delivery(rt, destination=destination, task_key=task_key, after=wait)
+        raise self.retry(countdown=wait, max_retries=None)
     return outcome.sent
+
+
+def _expect_delivery(rt: Runtime, *, destination: str, task_key: str, after: float) -> None:
+    """Record the retry's due time for the reconciler. With Redis down the older due time stays: the
+    reconciler then looks sooner, not later."""
+    with contextlib.suppress(*REDIS_DOWN):
+        rt.due.expect(destination=destination, task_key=task_key, at=rt.now() + timedelta(seconds=after))
+
+
+@app.task(name="ehpc.reconcile_deliveries", queue=DELIVER_QUEUE, acks_late=True)
+def reconcile_deliveries() -> int:
+    """Schedule again every delivery overdue while its log is ahead of its cursor."""
+    rt = runtime()
+
+    def enqueue(destination: str, task_key: str) -> None:
+        deliver_task.apply_async(args=(destination, task_key), queue=DELIVER_QUEUE)
+
+    return reconcile(rt, now=rt.now(), enqueue=enqueue)
 
 
 @app.task(bind=True, name="ehpc.flush_digest", queue=DELIVER_QUEUE, acks_late=True, max_retries=None)
 def flush_digest_task(self: CeleryTask, destination: str, cluster_id: str) -> None:
     """Post the channel's digest of parked finished tasks; reschedules itself while any are left."""
+    rt = runtime()
     try:
-        wait = flush_digest(runtime(), destination=destination, cluster_id=cluster_id, now=datetime.now(UTC))
+        wait = flush_digest(rt, destination=destination, cluster_id=cluster_id, now=rt.now())
     except RetryableDeliveryError as error:
         _retry(self, error, error.retry_after)
+    except REDIS_DOWN as error:
+        _retry(self, _unreachable(self, error), None)
     if wait > 0:
-        raise self.retry(countdown=wait)
+        raise self.retry(countdown=countdown(wait))
 
 
 @app.task(name="ehpc.expire_mutes", queue=DELIVER_QUEUE, acks_late=True)
 def expire_mutes() -> int:
     """Post the summary of every mute that has ended."""
-    return post_mute_summaries(runtime(), now=datetime.now(UTC))
+    rt = runtime()
+    return post_mute_summaries(rt, now=rt.now())

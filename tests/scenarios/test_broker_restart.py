@@ -75,3 +75,32 @@ def test_worker_and_beat_ride_out_a_redis_restart_and_carry_on(
     [reply] = stack.slack.replies(CHANNEL, message.ts)
     assert "Succeeded" in message.text
     assert "finished: :white_check_mark: Succeeded" in reply.text
+
+
+def test_a_poll_that_meets_redis_down_is_retried_not_dropped(
+    stack: Stack, processes: Processes, redis_server: RedisServer
+) -> None:
+    sim = stack.simulator.simulator
+    processes.start("worker")
+    processes.poll_and_wait(CLUSTER)  # baseline
+    sim.start_task(CLUSTER, "AddComputes", total_steps=2, step_seconds=10, outcome="Fail")
+    sim.inject(Fault.slow(3))
+
+    processes.poll(CLUSTER)  # the only poll queued: no beat here
+    wait_for(
+        lambda: any(record.fault == "slow" for record in sim.requests),
+        why="the poll waiting on E-HPC",
+        logs=processes,
+    )
+    redis_server.kill()  # the poll's answer arrives while Redis is down: recording it fails
+    wait_for(
+        lambda: "ehpc.poll_cluster: Redis unreachable" in processes.output(),
+        why="the poll to meet the Redis error",
+        logs=processes,
+    )
+    redis_server.start()
+
+    wait_for(lambda: len(stack.slack.messages(CHANNEL)) == 1, why="the task's message", logs=processes)
+    [message] = stack.slack.messages(CHANNEL)
+    assert "Adding compute nodes" in message.text
+    assert "retry: Retry in" in processes.output(), "published as a retry, not dropped as a failure"

@@ -49,12 +49,19 @@ class Lease:
     token: str
 
     @classmethod
-    def acquire(cls, *, client: redis.Redis, key: str, ttl: timedelta) -> Lease | None:
-        """Take the lock at ``key``, or None when someone else holds it."""
-        token = secrets.token_hex(16)
+    def acquire(
+        cls, *, client: redis.Redis, key: str, ttl: timedelta, owner: str | None = None
+    ) -> Lease | None:
+        """Take the lock at ``key``, or None when someone else holds it.
+
+        ``owner``: a stable name of the caller (a Celery task id), so that the same caller coming back —
+        its retry, after Redis went away before it could release the lock — takes its own lock back.
+        """
+        token = owner or secrets.token_hex(16)
         if client.set(key, token, nx=True, px=int(ttl.total_seconds() * 1000)):
             return cls(client=client, key=key, token=token)
-        return None
+        lease = cls(client=client, key=key, token=token)
+        return lease if owner is not None and lease.extend(ttl) else None
 
     def extend(self, ttl: timedelta) -> bool:
         """Keep holding the lock for ``ttl`` from now; False if it had expired meanwhile."""
@@ -140,6 +147,11 @@ class DeliveryLedger:
         """Record ``sequence`` as delivered; never moves back. Returns the cursor afterwards."""
         key = self._keys.delivery_cursor(destination=destination, task_key=task_key)
         return int(self._advance(keys=[key], args=[sequence, self._retention_ms]))
+
+    def leased(self, *, destination: str, task_key: str) -> bool:
+        """True while some worker holds the right to deliver the task to ``destination``."""
+        key = self._keys.delivery_lease(destination=destination, task_key=task_key)
+        return bool(self._client.exists(key))
 
     def acquire(self, *, destination: str, task_key: str, ttl: timedelta) -> Lease | None:
         """Take the right to deliver the task to ``destination``, or None while another worker has it."""

@@ -202,6 +202,10 @@ class TaskState:
         items = self._client.lrange(self._keys.task_log(task_key=task_key), sequence, -1)
         return [Transition.model_validate_json(item) for item in items]
 
-    def acquire_poll_lease(self, *, cluster_id: str, ttl: timedelta) -> Lease | None:
-        """Take the cluster's poll lock, or None while another poll holds it (that poll is then skipped)."""
-        return Lease.acquire(client=self._client, key=self._keys.poll_lease(cluster_id=cluster_id), ttl=ttl)
+    def acquire_poll_lease(
+        self, *, cluster_id: str, ttl: timedelta, owner: str | None = None
+    ) -> Lease | None:
+        """Take the cluster's poll lock, or None while another poll holds it (that poll is then skipped);
+        ``owner`` takes back a lock it still holds (see :meth:`Lease.acquire`)."""
+        key = self._keys.poll_lease(cluster_id=cluster_id)
+        return Lease.acquire(client=self._client, key=key, ttl=ttl, owner=owner)

@@ -37,9 +37,13 @@ class PollOutcome:
     unresolved: list[str] = field(default_factory=list)  # vanished tasks whose lookup failed
 
 
-def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
-    """Poll one cluster under its lock and record what changed; a held lock means another poll runs."""
-    lease = rt.state.acquire_poll_lease(cluster_id=cluster_id, ttl=rt.poll_lease_ttl)
+def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime, owner: str | None = None) -> PollOutcome:
+    """Poll one cluster under its lock and record what changed; a held lock means another poll runs.
+
+    ``owner`` (the Celery task id): a retry of this poll takes back the lock its first try could not
+    release, Redis having gone away meanwhile, instead of skipping itself until the lock expires.
+    """
+    lease = rt.state.acquire_poll_lease(cluster_id=cluster_id, ttl=rt.poll_lease_ttl, owner=owner)
     if lease is None:
         metrics.record_poll(cluster_id=cluster_id, result="skipped")
         return PollOutcome(skipped=True)

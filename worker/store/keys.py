@@ -58,6 +58,10 @@ class Keys:
         """String: owner token of the worker delivering the task to the destination."""
         return self._key("lease", "delivery", destination, task_key)
 
+    def due_deliveries(self) -> str:
+        """Sorted set: ``[destination, task_key]`` JSON scored by when its next delivery run is due."""
+        return self._key("due-deliveries")
+
     # worker/mutes.py and worker/lookup.py: what the Slack app sets and reads.
     def mute(self, *, cluster_id: str) -> str:
         """Hash: the cluster's mute (``until``, ``started``, ``reason``, ``user``; times in epoch seconds)."""

@@ -7,7 +7,7 @@ a key itself. :data:`OBSERVE_PAGE` is explained in :mod:`worker.detect.diff`, th
 
 from __future__ import annotations
 
-__all__ = ["ADVANCE_CURSOR", "EXTEND_LEASE", "OBSERVE_PAGE", "RELEASE_LEASE", "reply_text"]
+__all__ = ["ADVANCE_CURSOR", "EXTEND_LEASE", "FORGET_IF_DUE", "OBSERVE_PAGE", "RELEASE_LEASE", "reply_text"]
 
 
 def reply_text(value: bytes | str) -> str:
@@ -162,6 +162,15 @@ return 0
 EXTEND_LEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+# KEYS: 1 due deliveries (sorted set). ARGV: 1 member, 2 the score it was read with. Removes the member only
+# if nobody moved its score since (worker.deliver.due); returns 1 if it did.
+FORGET_IF_DUE = """
+if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1])) == tonumber(ARGV[2]) then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
 end
 return 0
 """

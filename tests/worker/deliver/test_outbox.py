@@ -143,3 +143,17 @@ def test_only_the_owner_can_extend_a_lease(
     assert lease.extend(timedelta(seconds=60))
     assert not impostor.extend(timedelta(seconds=600))
     assert 5_000 < redis_client.pttl(key) <= 60_000
+
+
+def test_a_named_owner_takes_its_own_lease_back_and_no_one_else_s(
+    redis_client: redis.Redis, keys: Keys
+) -> None:
+    key = keys.poll_lease(cluster_id="c")
+    first = Lease.acquire(client=redis_client, key=key, ttl=MINUTE, owner="celery-task-1")
+    assert first is not None  # ...and its holder lost Redis before it could release it
+
+    retry = Lease.acquire(client=redis_client, key=key, ttl=MINUTE, owner="celery-task-1")
+    assert retry is not None
+    assert Lease.acquire(client=redis_client, key=key, ttl=MINUTE, owner="celery-task-2") is None
+    assert Lease.acquire(client=redis_client, key=key, ttl=MINUTE) is None
+    assert retry.release()
