@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
+
+from tests.fixtures.environment import REDIS_URL
 
 # Never let the credential chain ask an ECS metadata service: no such address exists for tests.
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
@@ -21,23 +22,10 @@ pytest_plugins = [
     "tests.fixtures.prism",
     "tests.fixtures.servicenow",
     "tests.fixtures.vendor_standins",
+    "tests.fixtures.processes",
+    "tests.fixtures.slack_app",
+    "tests.fixtures.browser",
 ]
-
-REDIS_URL = os.environ.get("EHPC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def _find_contracts() -> Path:
-    """``shared/contracts`` sits beside the checkout (CI lays it there); EHPC_CONTRACTS_DIR overrides."""
-    if "EHPC_CONTRACTS_DIR" in os.environ:
-        return Path(os.environ["EHPC_CONTRACTS_DIR"])
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "contracts"
-        if candidate.is_dir():
-            return candidate
-    raise RuntimeError("vendor contracts not found: set EHPC_CONTRACTS_DIR to shared/contracts")
-
-
-CONTRACTS = _find_contracts()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """ServiceNow Table API: one ``incident`` per failed task, resolved when the kind recovers.
 
-No public machine-readable ServiceNow spec exists (``shared/contracts/servicenow/README.md``): this client
+No public machine-readable ServiceNow spec exists (``tests/contracts/README.md``): this client
 follows the Table API documentation (basic auth, JSON bodies, answers wrapped as ``{"result": …}``) and is
 tested against a stand-in that does the same (``tests/fixtures/servicenow.py``); check it against a real
 instance (a free Personal Developer Instance will do) before relying on it.

@@ -1,6 +1,6 @@
 """ServiceNow Table API bodies and encoded queries as data, built from a transition without HTTP.
 
-There is no public machine-readable ServiceNow spec (see ``shared/contracts/servicenow/README.md``), so
+There is no public machine-readable ServiceNow spec (see ``tests/contracts/README.md``), so
 the field names follow the Table API and ``incident`` table documentation: ``short_description``,
 ``description``, ``urgency``/``impact`` (1 high … 3 low), ``correlation_id`` (String(100)), and on
 resolution ``state`` 6 with ``close_code``/``close_notes``. Incident text is plain text: nothing to escape.

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from tests.conftest import CONTRACTS
 from tests.deploy.compose import ROOT, interpolate, load_compose, read_env_file, variables
-from worker.settings import Settings
+from tests.fixtures.contracts import CONTRACTS
+from worker.config.settings import Settings
 
 APP_SERVICES = ("worker-poll", "worker-deliver", "beat", "slack-app")
 # Names that hold credentials; in the compose file they may only appear as NAME_FILE=/run/secrets/….
