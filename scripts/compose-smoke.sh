@@ -58,6 +58,9 @@ channel=ehpc-demo
 standin=http://127.0.0.1:$SLACK_STANDIN_PORT/api/
 simulator=http://127.0.0.1:$EHPC_SIMULATOR_PORT/
 probe() { python3 scripts/compose-smoke-probe.py "$@"; }
+quiet() {  # quiet COMMAND…: its output only when it fails (compose's progress lines are many)
+  "$@" > "$state/quiet.log" 2>&1 || { local status=$?; cat "$state/quiet.log" >&2; return "$status"; }
+}
 
 cleanup() {
   local status=$?
@@ -105,18 +108,18 @@ eval "$(scripts/base-images.sh)"
 log "bases: $EHPC_PYTHON_IMAGE, $EHPC_REDIS_IMAGE"
 
 phase build "the project image"
-"${compose[@]}" build --quiet worker-poll
+quiet "${compose[@]}" build worker-poll
 
 phase up "the demo profile, every healthcheck passing"
 "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
-"${compose[@]}" up -d --no-build --wait --wait-timeout 180
+quiet "${compose[@]}" up -d --no-build --wait --wait-timeout 180
 "${compose[@]}" ps --format 'table {{.Service}}\t{{.Status}}' >&2
 
 phase deliver "a simulated task reaches the Slack stand-in"
 probe delivered "$standin" "$channel" 90
 
 phase scale "worker-deliver scaled to 2"
-"${compose[@]}" up -d --no-build --no-recreate --scale worker-deliver=2 --wait --wait-timeout 120
+quiet "${compose[@]}" up -d --no-build --no-recreate --scale worker-deliver=2 --wait --wait-timeout 120
 replicas=$("${compose[@]}" ps --status running --quiet worker-deliver | wc -l)
 [ "$replicas" = 2 ] || { echo "worker-deliver: $replicas replicas running, expected 2" >&2; exit 1; }
 log "worker-deliver: 2 replicas healthy"
@@ -125,8 +128,9 @@ phase restart "Redis restarted while a task runs: nothing lost, nothing twice"
 # 4 steps of 10 s: long enough to span the restart, short enough to finish on its own.
 key=$(probe start-task "$simulator" ehpc-hz-demo0003 4 10)
 probe shown "$standin" "$channel" "$key" 30
-"${compose[@]}" restart --timeout 20 redis >/dev/null
+quiet "${compose[@]}" restart --timeout 20 redis
 probe running "$simulator" "$key"
-"${compose[@]}" up -d --no-build --no-recreate --scale worker-deliver=2 --wait --wait-timeout 120
+log "Redis restarted; waiting for every service to be healthy again and the task to finish"
+quiet "${compose[@]}" up -d --no-build --no-recreate --scale worker-deliver=2 --wait --wait-timeout 120
 probe final "$standin" "$channel" "$key" 120
 probe unique "$standin" "$channel"
