@@ -27,7 +27,7 @@ from worker.deliver.budget import ChannelBudget
 from worker.deliver.digests import DigestQueue
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
-from worker.deliver.target_state import RedisTargetState
+from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
 from worker.detect.diff import ClusterRef, TaskState
 from worker.routing import route
 from worker.slack_app.lookup import Lookup
@@ -159,6 +159,7 @@ class Runtime:
             )
         context = NotifierContext(
             state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),
+            incidents_for=lambda name: RedisIncidentLedger(client=self.redis, keys=self.keys, target=name),
             thread_links=self._thread_links(),
         )
         return build_notifier(target, session=self.session, context=context)
