@@ -32,7 +32,7 @@ def _metadata(event_type: str, key: str) -> dict[str, Any]:
 
 
 def _post(standin: SlackStandIn, text: str, event_type: str, key: str, thread_ts: str | None = None) -> str:
-    client = WebClient(token="xoxb-test-token", base_url=standin.base_url)  # noqa: S106 - the stand-in's
+    client = WebClient(token="xoxb-test-token", base_url=standin.base_url)
     answer = client.chat_postMessage(
         channel=CHANNEL, text=text, metadata=_metadata(event_type, key), thread_ts=thread_ts
     )
