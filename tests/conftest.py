@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.fixtures.slack_app",
     "tests.fixtures.browser",
     "tests.fixtures.redis_server",
+    "tests.fixtures.redis_sentinel",
 ]
 
 

@@ -75,10 +75,22 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return schedule
 
 
+def broker_transport_options(settings: Settings) -> dict[str, Any]:
+    """The broker's transport options: for this app and any other client of the same broker (tests).
+
+    Several deployments can share one Redis: the broker's keys live under our prefix too. With a
+    ``sentinel://`` ``REDIS_URL`` the transport also needs the master's name.
+    """
+    return {
+        "global_keyprefix": Keys(prefix=settings.redis_prefix).celery_prefix(),
+        "visibility_timeout": VISIBILITY_TIMEOUT,
+        **settings.redis.celery_transport_options(),
+    }
+
+
 def _make_app(settings: Settings) -> Celery:
     # BrokerAMQP: a broker restart is a reconnect, not the worker's exit (see worker.broker).
     celery = Celery("ehpc_bridge", broker=settings.redis_url, include=["worker.tasks"], amqp=BrokerAMQP)
-    keys = Keys(prefix=settings.redis_prefix)
     celery.conf.update(
         task_default_queue=DELIVER_QUEUE,
         task_acks_late=True,
@@ -87,11 +99,7 @@ def _make_app(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
-        # Several deployments can share one Redis: the broker's keys live under our prefix too.
-        broker_transport_options={
-            "global_keyprefix": keys.celery_prefix(),
-            "visibility_timeout": VISIBILITY_TIMEOUT,
-        },
+        broker_transport_options=broker_transport_options(settings),
         task_publish_retry_policy={
             "max_retries": 12,
             "interval_start": 0.5,

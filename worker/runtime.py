@@ -84,7 +84,7 @@ class Runtime:
         """Build a runtime, validating the cluster list and targets (a bad config fails here, loudly)."""
         return cls(
             settings=settings,
-            redis=redis.Redis.from_url(settings.redis_url),
+            redis=settings.redis.client(),
             config=load_bridge_config(settings),
         )
 

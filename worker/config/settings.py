@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from worker.config.redis_url import DEFAULT_SENTINEL_MASTER, RedisAddress
+
 __all__ = ["SECRET_VARIABLES", "Settings"]
 
 SECRET_VARIABLES = (
@@ -28,9 +30,13 @@ SECRET_VARIABLES = (
 class Settings(BaseSettings):
     """Everything a process of ehpc-bridge reads from its environment."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    # hide_input_in_errors: a refused value (REDIS_URL, a token) may hold a secret.
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, frozen=True, hide_input_in_errors=True
+    )
 
     redis_url: str = Field(default="redis://localhost:6379/0", alias="REDIS_URL")
+    redis_sentinel_master: str = Field(default=DEFAULT_SENTINEL_MASTER, alias="REDIS_SENTINEL_MASTER")
     redis_prefix: str = Field(default="ehpc", alias="EHPC_REDIS_PREFIX", pattern=r"^[A-Za-z0-9_.-]+$")
     clusters: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="EHPC_CLUSTERS")
     poll_interval: float = Field(default=30.0, alias="EHPC_POLL_INTERVAL", gt=0)
@@ -94,6 +100,16 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _check_redis_url(self) -> Settings:
+        self.redis  # noqa: B018 - parsing it is the check: a bad REDIS_URL fails at load, not at first use
+        return self
+
+    @cached_property
+    def redis(self) -> RedisAddress:
+        """``REDIS_URL`` read: one Redis, or the sentinels and master name (see :mod:`.redis_url`)."""
+        return RedisAddress.parse(self.redis_url, master_name=self.redis_sentinel_master)
 
     @cached_property
     def secret_values(self) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import redis
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from worker.config.redis_url import DEFAULT_SENTINEL_MASTER, RedisAddress
 from worker.ops.metrics import QueueDepthCollector
 
 __all__ = ["Server", "serve_health"]
@@ -29,11 +30,12 @@ _TIMEOUT = 2.0
 
 
 class _Check:
-    """PING one Redis URL; describe a failure without its password."""
+    """PING one Redis (through its sentinels when it has some); describe a failure without its password."""
 
-    def __init__(self, *, url: str) -> None:
-        self._password = urlsplit(url).password
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=_TIMEOUT, socket_timeout=_TIMEOUT)
+    def __init__(self, *, url: str, sentinel_master: str) -> None:
+        address = RedisAddress.parse(url, master_name=sentinel_master)
+        self._password = address.password or urlsplit(url).password
+        self.client = address.client(socket_connect_timeout=_TIMEOUT, socket_timeout=_TIMEOUT)
 
     def run(self) -> str | None:
         """``None`` when PING answered, else a one-line reason."""
@@ -124,6 +126,7 @@ def serve_health(
     port: int,
     redis_url: str,
     broker_url: str,
+    sentinel_master: str = DEFAULT_SENTINEL_MASTER,
     host: str = "",
     queues: Sequence[str] = (),
     queue_key_prefix: str = "",
@@ -134,7 +137,10 @@ def serve_health(
     a free port. ``queues`` adds ``ehpc_bridge_queue_depth`` read from the broker (``queue_key_prefix`` =
     the broker's ``global_keyprefix``); give it to one process type only (beat) to avoid duplicate series.
     """
-    checks = {"redis": _Check(url=redis_url), "broker": _Check(url=broker_url)}
+    checks = {
+        "redis": _Check(url=redis_url, sentinel_master=sentinel_master),
+        "broker": _Check(url=broker_url, sentinel_master=sentinel_master),
+    }
     extra = CollectorRegistry()
     if queues:
         extra.register(

@@ -48,6 +48,7 @@ def start_health(default_port: int, *, queue_depth: bool = False) -> None:
             port=port,
             redis_url=settings.redis_url,
             broker_url=settings.redis_url,
+            sentinel_master=settings.redis_sentinel_master,
             queues=queues,
             queue_key_prefix=Keys(prefix=settings.redis_prefix).celery_prefix(),
         )
