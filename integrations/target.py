@@ -19,15 +19,23 @@ from typing import Annotated, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationInfo
 
+from integrations.base import DeliveryStores
+
 __all__ = [
     "EnvSecret",
     "NotifierContext",
     "SecretFromEnv",
+    "SlackAccess",
     "SlackTarget",
     "StateStore",
     "TargetConfig",
+    "TargetSetupError",
     "ThreadLinks",
 ]
+
+
+class TargetSetupError(Exception):
+    """A target can't be built with what this deployment gives it (no channel, no token, no factory)."""
 
 
 class SecretFromEnv(BaseModel):
@@ -79,12 +87,31 @@ class TargetConfig(BaseModel):
         """Every secret this target holds, for scrubbing vendor answers and the log filter."""
         return tuple(value.get() for value in self.__dict__.values() if isinstance(value, SecretFromEnv))
 
+    def scope(self, *, cluster_id: str, cluster_channel: str | None, default_channel: str | None) -> str:
+        """What one notifier of this target serves for a cluster; "" = one notifier for every cluster."""
+        return ""
+
 
 class SlackTarget(TargetConfig):
     """The built-in Slack destination; ``channel`` defaults to the cluster's, then ``SLACK_CHANNEL``."""
 
     type: str = "slack"
     channel: str | None = None
+
+    def scope(self, *, cluster_id: str, cluster_channel: str | None, default_channel: str | None) -> str:
+        """The channel a cluster's messages go to: the target's own, the cluster's, or ``SLACK_CHANNEL``."""
+        channel = self.channel or cluster_channel or default_channel
+        if not channel:
+            raise TargetSetupError(f"no Slack channel for cluster {cluster_id}: set SLACK_CHANNEL")
+        return channel
+
+
+@dataclass(frozen=True)
+class SlackAccess:
+    """The bot token and Web API base URL of the deployment's Slack app (None token: not configured)."""
+
+    token: SecretStr | None
+    base_url: str
 
 
 class StateStore(Protocol):
@@ -111,10 +138,13 @@ class ThreadLinks(Protocol):
 class NotifierContext:
     """Shared things the worker gives every notifier; all optional so tests pass only what they need.
 
-    ``state_for(target_name)`` returns a :class:`StateStore` scoped to that target. What only one
-    integration needs (Slack's client and message references) is added here as a typed field when it
-    lands, not smuggled through a dict.
+    ``state_for(target_name)`` returns a :class:`StateStore` scoped to that target, ``stores_for`` the
+    delivery stores of a pacing policy; ``scope`` is what :meth:`TargetConfig.scope` said for the notifier
+    being built (Slack: its channel). What only one integration needs is a typed field, not a dict entry.
     """
 
     state_for: Callable[[str], StateStore] | None = None
     thread_links: ThreadLinks | None = None
+    scope: str = ""
+    stores_for: Callable[[str], DeliveryStores] | None = None
+    slack: SlackAccess | None = None
