@@ -20,6 +20,7 @@ from typing import Annotated, Protocol
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationInfo
 
 from integrations.base import DeliveryStores
+from integrations.incident import IncidentLedger, IncidentOrder
 
 __all__ = [
     "EnvSecret",
@@ -138,9 +139,11 @@ class ThreadLinks(Protocol):
 class NotifierContext:
     """Shared things the worker gives every notifier; all optional so tests pass only what they need.
 
-    ``state_for(target_name)`` returns a :class:`StateStore` scoped to that target, ``stores_for`` the
-    delivery stores of a pacing policy; ``scope`` is what :meth:`TargetConfig.scope` said for the notifier
-    being built (Slack: its channel). What only one integration needs is a typed field, not a dict entry.
+    ``state_for(target_name)`` returns a :class:`StateStore` scoped to that target, ``incidents_for`` its
+    :class:`~integrations.incident.IncidentLedger` (how failures and successes are ordered), ``stores_for``
+    the delivery stores of a pacing policy; ``scope`` is what :meth:`TargetConfig.scope` said for the
+    notifier being built (Slack: its channel). What only one integration needs is a typed field, not a dict
+    entry.
     """
 
     state_for: Callable[[str], StateStore] | None = None
@@ -148,3 +151,8 @@ class NotifierContext:
     scope: str = ""
     stores_for: Callable[[str], DeliveryStores] | None = None
     slack: SlackAccess | None = None
+    incidents_for: Callable[[str], IncidentLedger] | None = None
+
+    def incident_order(self, target_name: str) -> IncidentOrder:
+        """How ``target_name`` orders failures and successes (stateless without ``incidents_for``)."""
+        return IncidentOrder(self.incidents_for(target_name) if self.incidents_for else None)

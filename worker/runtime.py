@@ -28,7 +28,7 @@ from worker.deliver.edits import EditCoalescing
 from worker.deliver.message_refs import RedisMessageRefs
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
-from worker.deliver.target_state import RedisTargetState
+from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
 from worker.detect.diff import ClusterRef, TaskState
 from worker.routing import route
 from worker.slack_app.lookup import Lookup
@@ -167,6 +167,7 @@ class Runtime:
             scope=scope,
             stores_for=self._stores,
             slack=SlackAccess(token=self.settings.slack_bot_token, base_url=self.settings.slack_api_url),
+            incidents_for=lambda name: RedisIncidentLedger(client=self.redis, keys=self.keys, target=name),
         )
         return build_destination(target, session=self.session, context=context)
 
