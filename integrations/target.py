@@ -24,6 +24,7 @@ from integrations.incident import IncidentLedger, IncidentOrder
 
 __all__ = [
     "EnvSecret",
+    "MissingSettingError",
     "NotifierContext",
     "SecretFromEnv",
     "SlackAccess",
@@ -37,6 +38,15 @@ __all__ = [
 
 class TargetSetupError(Exception):
     """A target can't be built with what this deployment gives it (no channel, no token, no factory)."""
+
+
+class MissingSettingError(TargetSetupError):
+    """A setting the deployment must give is missing: ``variable`` names it, ``cluster_id`` where it lacks."""
+
+    def __init__(self, message: str, *, variable: str, cluster_id: str = "") -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.cluster_id = cluster_id
 
 
 class SecretFromEnv(BaseModel):
@@ -92,6 +102,10 @@ class TargetConfig(BaseModel):
         """What one notifier of this target serves for a cluster; "" = one notifier for every cluster."""
         return ""
 
+    def access_problems(self, *, slack: SlackAccess | None) -> list[MissingSettingError]:
+        """What the deployment lacks for this target beyond its own fields (none for most vendors)."""
+        return []
+
 
 class SlackTarget(TargetConfig):
     """The built-in Slack destination; ``channel`` defaults to the cluster's, then ``SLACK_CHANNEL``."""
@@ -103,8 +117,18 @@ class SlackTarget(TargetConfig):
         """The channel a cluster's messages go to: the target's own, the cluster's, or ``SLACK_CHANNEL``."""
         channel = self.channel or cluster_channel or default_channel
         if not channel:
-            raise TargetSetupError(f"no Slack channel for cluster {cluster_id}: set SLACK_CHANNEL")
+            raise MissingSettingError(
+                f"no Slack channel for cluster {cluster_id}: set SLACK_CHANNEL",
+                variable="SLACK_CHANNEL",
+                cluster_id=cluster_id,
+            )
         return channel
+
+    def access_problems(self, *, slack: SlackAccess | None) -> list[MissingSettingError]:
+        """The bot token, which the deployment gives every Slack target (``SLACK_BOT_TOKEN``)."""
+        if slack is None or slack.token is None:
+            return [MissingSettingError("SLACK_BOT_TOKEN is not set", variable="SLACK_BOT_TOKEN")]
+        return []
 
 
 @dataclass(frozen=True)

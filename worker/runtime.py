@@ -18,7 +18,7 @@ from integrations.ehpc.client import EhpcClient
 from integrations.http import new_session
 from integrations.registry import Destination, build_destination
 from integrations.slack.links import first_slack_thread_links
-from integrations.target import NotifierContext, SlackAccess, TargetConfig
+from integrations.target import MissingSettingError, NotifierContext, SlackAccess, TargetConfig
 from worker.config.clusters import load_bridge_config
 from worker.config.models import BridgeConfig, ClusterConfig
 from worker.config.settings import Settings
@@ -106,7 +106,10 @@ class Runtime:
 
     def ehpc(self, cluster_id: str) -> EhpcClient:
         """The ListTasks client for the cluster's region (one per region, shared by its clusters)."""
-        region = self.cluster(cluster_id).region or self.settings.region
+        return self.ehpc_in(self.cluster(cluster_id).region or self.settings.region)
+
+    def ehpc_in(self, region: str) -> EhpcClient:
+        """The ListTasks client for ``region``, built on first use."""
         if region not in self._ehpc:
             self._ehpc[region] = EhpcClient(
                 region=region,
@@ -118,10 +121,14 @@ class Runtime:
         return self._ehpc[region]
 
     def scope(self, *, target_name: str, cluster_id: str) -> str:
-        """What one notifier of ``target_name`` serves for ``cluster_id`` (Slack: the channel; else "")."""
+        """What one notifier of ``target_name`` serves for ``cluster_id`` (Slack: the channel; else "").
+
+        A cluster that isn't watched (``check`` with no clusters asks for ``""``) has no channel of its own.
+        """
+        cluster = self.clusters.get(cluster_id)
         return self.targets[target_name].scope(
             cluster_id=cluster_id,
-            cluster_channel=self.cluster(cluster_id).slack_channel,
+            cluster_channel=cluster.slack_channel if cluster is not None else None,
             default_channel=self.settings.slack_channel,
         )
 
@@ -131,6 +138,16 @@ class Runtime:
         if (target_name, scope) not in self._destinations:
             self._destinations[(target_name, scope)] = self._build(self.targets[target_name], scope)
         return self._destinations[(target_name, scope)]
+
+    def setup_problems(self, *, target_name: str) -> list[MissingSettingError]:
+        """What ``target_name`` lacks before it can be built, for ``check``: each setting, each cluster."""
+        problems = self.targets[target_name].access_problems(slack=self._slack_access())
+        for cluster_id in self.clusters or [""]:
+            try:
+                self.scope(target_name=target_name, cluster_id=cluster_id)
+            except MissingSettingError as problem:
+                problems.append(problem)
+        return problems
 
     def notifier(self, *, target_name: str, cluster_id: str) -> Notifier:
         """The notifier delivering to ``target_name`` for ``cluster_id``."""
@@ -160,13 +177,16 @@ class Runtime:
             client=self.redis, key_for=partial(self.keys.slack_message, destination=target_name)
         )
 
+    def _slack_access(self) -> SlackAccess:
+        return SlackAccess(token=self.settings.slack_bot_token, base_url=self.settings.slack_api_url)
+
     def _build(self, target: TargetConfig, scope: str) -> Destination:
         context = NotifierContext(
             state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),
             thread_links=first_slack_thread_links(self.config.targets, refs_for=self._message_refs),
             scope=scope,
             stores_for=self._stores,
-            slack=SlackAccess(token=self.settings.slack_bot_token, base_url=self.settings.slack_api_url),
+            slack=self._slack_access(),
             incidents_for=lambda name: RedisIncidentLedger(client=self.redis, keys=self.keys, target=name),
         )
         return build_destination(target, session=self.session, context=context)

@@ -286,9 +286,10 @@ def build_slack_notifier(
     Slack speaks through its own SDK client, not the shared ``session``.
     """
     access, stores_for = context.slack, context.stores_for
-    if access is None or access.token is None:
-        raise TargetSetupError("SLACK_BOT_TOKEN is not set")
-    if stores_for is None or not context.scope:
+    problems = target.access_problems(slack=access)
+    if problems:
+        raise problems[0]
+    if access is None or access.token is None or stores_for is None or not context.scope:
         raise TargetSetupError(f"target {target.name!r}: the worker gave no channel or message store")
     return SlackNotifier(
         token=access.token.get_secret_value(),
