@@ -2,7 +2,8 @@
 
 ``ClusterId`` is mandatory; ``PageNumber`` 1–999 (default 1); ``PageSize`` 1–50 (default 10);
 ``Archived`` ``true``/``false`` in any letter case (default false: running tasks only); ``TaskId`` selects
-one task whatever its status (``Archived`` is then ignored; an unknown id gives ``Tasks: []``). Tasks come
+one task whatever its status (``Archived`` is then ignored; an unknown id gives ``Tasks: []``). An unknown
+cluster, or one whose DeleteCluster succeeded, answers ``ClusterNotFound``. Tasks come
 newest first; ``TotalCount`` counts every match. ``PageSize`` in the answer echoes the requested page size,
 as Alibaba Cloud's paged APIs do.
 """
@@ -50,7 +51,7 @@ def list_tasks(model: Model, params: Mapping[str, str], *, request_id: str) -> d
     page_number = _integer(params, "PageNumber", default=1, low=1, high=999)
     page_size = _integer(params, "PageSize", default=10, low=1, high=50)
     archived = _archived(params)
-    if cluster_id not in model.clusters:
+    if not model.exists(cluster_id):
         raise ApiError("ClusterNotFound")
     matches = model.matching(cluster_id, archived=archived, task_id=params.get("TaskId") or None)
     start = (page_number - 1) * page_size
