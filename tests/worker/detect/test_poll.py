@@ -161,7 +161,8 @@ def test_a_cluster_missing_from_the_first_poll_is_a_configuration_error(stack: S
     rt = stack.runtime
     rt.clusters["ehpc-hz-typo0001"] = ClusterConfig(id="ehpc-hz-typo0001")
 
-    with pytest.raises(PermanentEhpcError, match="does not exist in region cn-hangzhou: check its ID") as raised:
+    expected = "does not exist in region cn-hangzhou: check its ID"
+    with pytest.raises(PermanentEhpcError, match=expected) as raised:
         poll_cluster(rt, cluster_id="ehpc-hz-typo0001", now=T0)
 
     assert raised.value.code == "ClusterNotFound"
