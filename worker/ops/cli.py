@@ -1,4 +1,4 @@
-"""``ehpc-bridge``: one command, one subcommand per process type or operator chore.
+"""ehpc-bridge: one command, one subcommand per process type or operator chore.
 
 Each subcommand imports what it needs when it runs, so ``ehpc-bridge simulator`` works without a broker
 and ``--help`` is instant.
@@ -29,6 +29,12 @@ def _simulator(args: argparse.Namespace, rest: list[str]) -> int:
     from integrations.ehpc.simulator import run_simulator_cli
 
     return run_simulator_cli(rest)
+
+
+def _slack_standin(args: argparse.Namespace, rest: list[str]) -> int:
+    from integrations.slack.standin.cli import run_standin_cli
+
+    return run_standin_cli(rest)
 
 
 def _slack_app(args: argparse.Namespace, rest: list[str]) -> int:
@@ -62,16 +68,21 @@ def _routes(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ehpc-bridge", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="ehpc-bridge",
+        description="Tells HPC operators in Slack and their ticketing tools what their E-HPC clusters do.",
+        epilog="'ehpc-bridge COMMAND --help' shows a command's own options.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] = {
         "worker": ("run a Celery worker (poll and deliver queues)", _worker),
         "beat": ("run the Celery beat scheduler (exactly one per deployment)", _beat),
         "simulator": ("run the built-in E-HPC simulator (flags: see 'simulator --help')", _simulator),
         "slack-app": ("serve the /ehpc slash command and buttons", _slack_app),
+        "slack-standin": ("serve a local Slack Web API and a live page of it (demo)", _slack_standin),
         "check": ("validate configuration, call ListTasks per cluster and Slack auth.test", _check),
         "poll-once": ("print the transitions one poll of CLUSTER would send; sends nothing", _poll_once),
-        "demo": ("simulator + worker + beat, notifications shown in the terminal", _demo),
+        "demo": ("simulator + worker + beat, notifications on a live page and in the terminal", _demo),
         "routes": ("routing table tools: 'routes test --cluster X --type T --status S'", _routes),
     }
     for name, (help_text, handler) in commands.items():
@@ -88,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # These hand their remaining arguments (including --help) to their own parser.
-_PASSTHROUGH = frozenset({"simulator", "slack-app", "routes"})
+_PASSTHROUGH = frozenset({"simulator", "slack-app", "slack-standin", "routes"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,7 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest and args.command not in _PASSTHROUGH | {"worker", "beat"}:
         _parser().error(f"unrecognized arguments: {' '.join(rest)}")
     handler: Callable[[argparse.Namespace, list[str]], int] = args.handler
-    return handler(args, rest)
+    from worker.ops.processes import StartupError
+
+    try:
+        return handler(args, rest)
+    except StartupError as error:
+        print(f"ehpc-bridge {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
