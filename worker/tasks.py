@@ -4,8 +4,10 @@ Delivery contracts (also in each decorator):
 
 * ``ehpc.poll_cluster(cluster_id)`` — queue ``poll``; acks late; retried only on retryable API errors
   (throttling with the server's retry-after as the countdown, 5xx, timeouts) and Redis being unreachable,
-  at most 3 times with jittered back-off; permanent API errors are recorded and announced once per change
-  of error, not retried.
+  at most 3 times with jittered back-off, each retry resuming where the failed attempt stopped
+  (:mod:`worker.detect.poll`) and expiring one poll interval after its own countdown (not at the first
+  attempt's ``expires``, which would discard most retries); what the failed attempt recorded is dispatched
+  at once. Permanent API errors are recorded and announced once per change of error, not retried.
 * ``ehpc.dispatch_outbox()`` — queue ``deliver``; idempotent, run after every poll and by beat.
 * ``ehpc.deliver(destination, task_key)`` — queue ``deliver``; acks late; retryable vendor errors and Redis
   being unreachable are retried with Retry-After (or jittered back-off) for about a day; a busy task lease or
@@ -73,8 +75,15 @@ def countdown(seconds: float) -> float:
     return min(max(seconds, 0.0), MAX_COUNTDOWN)
 
 
-def _retry(task: CeleryTask, error: Exception, retry_after: float | None) -> NoReturn:
-    raise task.retry(exc=error, countdown=_retry_countdown(task, retry_after))
+def _retry(
+    task: CeleryTask, error: Exception, retry_after: float | None, *, lifetime: float | None = None
+) -> NoReturn:
+    """Retry after the server's wish or a back-off (capped); with ``lifetime`` the retry expires that long
+    after its countdown."""
+    wait = _retry_countdown(task, retry_after)
+    if lifetime is None:
+        raise task.retry(exc=error, countdown=wait)
+    raise task.retry(exc=error, countdown=wait, expires=wait + lifetime)
 
 
 def _unreachable(task: CeleryTask, error: Exception) -> Exception:
@@ -94,16 +103,23 @@ def poll_cluster_task(self: CeleryTask, cluster_id: str) -> dict[str, Any]:
     try:
         outcome = poll_cluster(rt, cluster_id=cluster_id, now=rt.now(), owner=self.request.id)
     except RetryableEhpcError as error:
-        _retry(self, error, error.retry_after)
+        dispatch_outbox.delay()  # what the pages before the failure showed goes out now
+        _retry(self, error, error.retry_after, lifetime=rt.poll_interval(cluster_id))
     except REDIS_DOWN as error:
-        _retry(self, _unreachable(self, error), None)
+        _retry(self, _unreachable(self, error), None, lifetime=rt.poll_interval(cluster_id))
     except PermanentEhpcError as error:
+        dispatch_outbox.delay()
         announce_api_problem(rt, cluster_id=cluster_id, error=error)
         return {"error": error.code}
     clear_api_problem(rt, cluster_id=cluster_id)
     if outcome.transitions:
         dispatch_outbox.delay()
-    return {"transitions": len(outcome.transitions), "skipped": outcome.skipped, "calls": outcome.api_calls}
+    return {
+        "transitions": len(outcome.transitions),
+        "skipped": outcome.skipped,
+        "calls": outcome.api_calls,
+        "complete": outcome.complete,
+    }
 
 
 @app.task(name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)
