@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures.prism",
     "tests.fixtures.servicenow",
     "tests.fixtures.vendor_standins",
+    "tests.fixtures.redis_server",
 ]
 
 REDIS_URL = os.environ.get("EHPC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
