@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.simulator import Simulator, SimulatorServer
 from tests.fixtures.redis_counting import CountingRedis
-from worker.keys import Keys
-from worker.pipeline import observe_cluster
-from worker.state import ClusterRef, TaskState
+from worker.detect.diff import ClusterRef, TaskState
+from worker.detect.poll import observe_cluster
+from worker.store.keys import Keys
 
 REDIS_URL = os.environ.get("EHPC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 SIZES = (0, 1, 50, 51, 500, 2000)

@@ -7,8 +7,8 @@ end. Target (issue 3): at least 20,000 states/s on 2 cores and exactly 1 Redis r
 Three phases, each observing every page of every cluster once (``--workers`` threads share the pages, as
 Celery workers would): *first sight* (every task STARTED), *steady* (nothing changed: the common poll) and
 *progress* (every tenth task advanced a step). Task objects are built beforehand: what is timed is
-:meth:`worker.state.TaskState.observe_page`, serialization and Lua included. ListTasks calls per poll are
-the poll pipeline's figure; add them to :class:`Figures` where that pipeline is driven.
+:meth:`worker.detect.diff.TaskState.observe_page`, serialization and Lua included. ListTasks calls per poll
+are the poll pipeline's figure; add them to :class:`Figures` where that pipeline is driven.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import redis
 
 from integrations.ehpc.task import Task, TaskStatus, TaskType
 from tests.fixtures.redis_counting import CountingRedis
-from worker.keys import Keys
-from worker.state import ClusterRef, Source, TaskState
+from worker.detect.diff import ClusterRef, Source, TaskState
+from worker.store.keys import Keys
 
 REDIS_URL = os.environ.get("EHPC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 

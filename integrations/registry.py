@@ -4,8 +4,8 @@ Adding an integration = one folder under ``integrations/``, one ``register`` lin
 :func:`_builtin_registry`, one test table, one README row. The registry refuses a second registration of
 a type name, so two integrations can never silently claim the same ``type:``.
 
-``worker.config`` validates each ``targets:`` entry with :meth:`Registry.model_for`; the worker builds the
-senders with :func:`build_notifier`, handing over the one HTTP session and a :class:`NotifierContext`.
+``worker.config.models`` validates each ``targets:`` entry with :meth:`Registry.model_for`; the worker builds
+the senders with :func:`build_notifier`, handing over the one HTTP session and a :class:`NotifierContext`.
 """
 
 from __future__ import annotations

@@ -90,7 +90,7 @@ class SlackTarget(TargetConfig):
 class StateStore(Protocol):
     """Small durable strings a notifier keeps per target (a Jira issue key per task, …).
 
-    The worker implements it on Redis with keys from ``worker.keys``, scoped to one target.
+    The worker implements it on Redis with keys from ``worker.store.keys``, scoped to one target.
     """
 
     def get(self, name: str) -> str | None:

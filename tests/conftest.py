@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from tests.fixtures.environment import REDIS_URL
+
 # Never let the credential chain ask an ECS metadata service: no such address exists for tests.
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
@@ -20,10 +22,10 @@ pytest_plugins = [
     "tests.fixtures.prism",
     "tests.fixtures.servicenow",
     "tests.fixtures.vendor_standins",
+    "tests.fixtures.processes",
+    "tests.fixtures.slack_app",
     "tests.fixtures.redis_server",
 ]
-
-REDIS_URL = os.environ.get("EHPC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture

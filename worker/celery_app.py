@@ -17,9 +17,9 @@ from typing import Any
 
 from celery import Celery
 
-from worker.clusters import load_bridge_config
-from worker.keys import Keys
-from worker.settings import Settings
+from worker.config.clusters import load_bridge_config
+from worker.config.settings import Settings
+from worker.store.keys import Keys
 
 __all__ = ["DELIVER_QUEUE", "POLL_QUEUE", "app", "beat_schedule"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from integrations.base import Transition, TransitionKind
 from integrations.ehpc.schema import RawTask
 from integrations.ehpc.task import TaskStatus, TaskType, normalize
-from worker.config import BridgeConfig, ConfigError, Route, RouteMatch, load_config
+from worker.config.models import BridgeConfig, ConfigError, Route, RouteMatch, load_config
 
 __all__ = [
     "RouteStep",
@@ -154,8 +154,8 @@ def _parser() -> argparse.ArgumentParser:
 def _load(path: Path | None) -> BridgeConfig:
     if path is not None:
         return load_config(path)
-    from worker.clusters import load_bridge_config  # the CLI reads the environment; route() never does
-    from worker.settings import Settings
+    from worker.config.clusters import load_bridge_config  # the CLI reads the environment; route() never does
+    from worker.config.settings import Settings
 
     return load_bridge_config(Settings())
 

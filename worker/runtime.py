@@ -20,17 +20,18 @@ from integrations.registry import build_notifier
 from integrations.slack.links import SlackThreadLinks
 from integrations.slack.notifier import RedisMessageRefs, SlackNotifier
 from integrations.target import NotifierContext, SlackTarget, TargetConfig
-from worker.clusters import load_bridge_config
-from worker.config import BridgeConfig, ClusterConfig
-from worker.keys import Keys
-from worker.lookup import Lookup
-from worker.mutes import Mutes
-from worker.outbox import DeliveryLedger, Outbox
-from worker.ratelimit import ChannelBudget, DigestQueue
+from worker.config.clusters import load_bridge_config
+from worker.config.models import BridgeConfig, ClusterConfig
+from worker.config.settings import Settings
+from worker.deliver.budget import ChannelBudget
+from worker.deliver.digests import DigestQueue
+from worker.deliver.mutes import Mutes
+from worker.deliver.outbox import DeliveryLedger, Outbox
+from worker.deliver.target_state import RedisTargetState
+from worker.detect.diff import ClusterRef, TaskState
 from worker.routing import route
-from worker.settings import Settings
-from worker.state import ClusterRef, TaskState
-from worker.target_state import RedisTargetState
+from worker.slack_app.lookup import Lookup
+from worker.store.keys import Keys
 
 __all__ = ["Runtime", "runtime"]
 

@@ -1,4 +1,4 @@
-"""Thin Celery tasks: deserialize, call one function of :mod:`worker.pipeline`, map errors to retry or drop.
+"""Thin Celery tasks: deserialize, call one step function (poll, dispatch, deliver), map errors to retry.
 
 Delivery contracts (also in each decorator):
 
@@ -10,7 +10,7 @@ Delivery contracts (also in each decorator):
   retried with Retry-After (or jittered back-off) for a day; a busy task lease or a Slack budget wait
   becomes a countdown, never a sleep.
 * ``ehpc.flush_digest(destination, cluster_id)`` — queue ``deliver``; one digest per budget token for a
-  channel over its Slack budget (see :mod:`worker.ratelimit`); reschedules itself until none is parked.
+  channel over its Slack budget (see :mod:`worker.deliver.digests`); reschedules itself until none is parked.
 * ``ehpc.expire_mutes()`` — queue ``deliver``; posts the summary of each mute that ended.
 """
 
@@ -25,10 +25,12 @@ from celery import Task as CeleryTask
 from integrations.base import RetryableDeliveryError
 from integrations.ehpc.errors import PermanentEhpcError, RetryableEhpcError
 from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE, app
-from worker.pipeline import deliver, dispatch, flush_digest, poll_cluster
-from worker.problems import announce_api_problem, clear_api_problem, post_mute_summaries
+from worker.deliver.delivery import deliver, flush_digest
+from worker.deliver.dispatch import dispatch
+from worker.deliver.problems import announce_api_problem, clear_api_problem, post_mute_summaries
+from worker.detect.diff import cluster_of
+from worker.detect.poll import poll_cluster
 from worker.runtime import runtime
-from worker.state import cluster_of
 
 __all__ = ["deliver_task", "dispatch_outbox", "expire_mutes", "flush_digest_task", "poll_cluster_task"]
 

@@ -153,7 +153,7 @@ def render_digest(*, transitions: Sequence[Transition], now: datetime) -> SlackM
 
     Each task gets one line; lines fill sections of at most 3,000 characters, and when the message would
     pass 40,000 characters the last section ends with "…and N more" (the header counts every task). About
-    250 tasks fit in full: :data:`worker.ratelimit.DIGEST_SIZE` keeps each digest below that.
+    250 tasks fit in full: :data:`worker.deliver.digests.DIGEST_SIZE` keeps each digest below that.
     """
     counts = Counter(transition.task.status for transition in transitions)
     summary = ", ".join(

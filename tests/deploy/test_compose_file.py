@@ -16,7 +16,7 @@ from jsonschema import Draft7Validator
 
 from tests.deploy.compose import ROOT, interpolate, load_compose, read_env_file, variables
 from tests.fixtures.contracts import CONTRACTS
-from worker.settings import Settings
+from worker.config.settings import Settings
 
 APP_SERVICES = ("worker-poll", "worker-deliver", "beat", "slack-app")
 # Names that hold credentials; in the compose file they may only appear as NAME_FILE=/run/secrets/….

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from integrations.slack.standin import SlackStandIn
-from tests.conftest import REDIS_URL
 from tests.deploy.compose import ROOT, interpolate, load_compose, read_env_file
+from tests.fixtures.environment import REDIS_URL
 
 VENV_BIN = Path(sys.executable).parent
 STARTUP_BUDGET = 45.0

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REDIS_URL
 from tests.deploy.compose import ROOT, load_compose
-from worker.health import serve_health
+from tests.fixtures.environment import REDIS_URL
+from worker.ops.health import serve_health
 
 ENTRYPOINT = ROOT / "deploy" / "docker-entrypoint.sh"
 

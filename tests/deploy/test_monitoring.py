@@ -11,9 +11,9 @@ import redis
 import yaml
 from prometheus_client import REGISTRY
 
-from tests.conftest import REDIS_URL
 from tests.deploy.compose import ROOT, load_compose
-from worker.metrics import QueueDepthCollector
+from tests.fixtures.environment import REDIS_URL
+from worker.ops.metrics import QueueDepthCollector
 
 DEPLOY = ROOT / "deploy"
 METRIC = re.compile(r"\behpc_bridge_[a-z_]+")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.pipeline import CHANNEL, Stack
-from tests.scenarios.conftest import Processes, slack_settled, wait_for
+from tests.fixtures.processes import Processes, slack_settled, wait_for
 
 pytestmark = pytest.mark.slow
 

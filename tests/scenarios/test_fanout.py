@@ -15,6 +15,7 @@ import pytest
 from integrations.ehpc.simulator import SimulatorServer
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.pipeline import Stack, make_stack
+from tests.fixtures.processes import Processes, slack_settled, wait_for
 from tests.fixtures.vendor_standins import (
     JIRA_EMAIL,
     JIRA_TOKEN,
@@ -22,9 +23,9 @@ from tests.fixtures.vendor_standins import (
     JiraStandIn,
     PagerDutyStandIn,
 )
-from tests.scenarios.conftest import Processes, slack_settled, wait_for
-from worker.pipeline import deliver, dispatch
-from worker.state import task_key_of
+from worker.deliver.delivery import deliver
+from worker.deliver.dispatch import dispatch
+from worker.detect.diff import task_key_of
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 from integrations.base import TransitionKind
 from integrations.target import SlackTarget
 from tests.fixtures.transitions import make_transition
-from worker.config import BridgeConfig, ClusterConfig, Route, RouteMatch, load_config
+from worker.config.models import BridgeConfig, ClusterConfig, Route, RouteMatch, load_config
 from worker.routing import explain, route, routing_table, run_routes_cli
 
 TARGETS = tuple(SlackTarget(name=name) for name in ("slack", "pager", "tickets", "audit"))

@@ -1,0 +1,44 @@
+"""The dispatch step: turn outbox entries into ``(destination, task_key)`` deliveries, by the routing
+rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from worker.runtime import Runtime
+
+__all__ = ["OUTBOX_RECLAIM_IDLE", "dispatch"]
+
+OUTBOX_RECLAIM_IDLE = timedelta(seconds=60)
+
+
+def dispatch(rt: Runtime, *, consumer: str, enqueue: Callable[[str, str], None]) -> int:
+    """Schedule a delivery for every (destination, task) with news; returns how many were scheduled.
+
+    Entries left pending by a dispatcher that died are reclaimed first. An entry is acked only after its
+    deliveries are enqueued, so a crash here schedules twice at worst — harmless, cursors dedupe.
+    """
+    rt.outbox.ensure_group()
+    entries = rt.outbox.reclaim(consumer=consumer, min_idle=OUTBOX_RECLAIM_IDLE)
+    entries += rt.outbox.read(consumer=consumer)
+    scheduled = 0
+    task_keys = dict.fromkeys(task_key for entry in entries for task_key in entry.task_keys)
+    for task_key in task_keys:
+        for destination in _pending_destinations(rt, task_key=task_key):
+            enqueue(destination, task_key)
+            scheduled += 1
+    rt.outbox.ack(entry_ids=[entry.entry_id for entry in entries])
+    return scheduled
+
+
+def _pending_destinations(rt: Runtime, *, task_key: str) -> list[str]:
+    """Targets with a routed transition after their cursor (the task's log is read once for all)."""
+    cursors = {name: rt.ledger.cursor(destination=name, task_key=task_key) for name in rt.targets}
+    log = rt.state.transitions_after(task_key=task_key, sequence=min(cursors.values(), default=0))
+    pending: dict[str, None] = {}
+    for transition in log:
+        for name in rt.destinations(transition):
+            if transition.sequence > cursors[name]:
+                pending[name] = None
+    return list(pending)

@@ -1,0 +1,207 @@
+"""Change detection: compare what ListTasks shows with what Redis remembers, and log each transition once.
+
+:meth:`TaskState.observe_page` sends a whole page to one Lua script
+(:data:`worker.store.scripts.OBSERVE_PAGE`): one EVALSHA, one round trip, atomic whatever the page size, so
+two workers observing the same page at once still produce each transition exactly once. Per task (``task_key``
+= ``<cluster_id>/<task_id>``) Redis holds:
+
+- a hash: ``status``, ``step``, ``total``, ``first_seen``/``last_seen``/``step_since`` (epoch ms),
+  ``first_step``, ``seq`` (last transition's sequence), ``final``, ``announce`` (0 for a task recorded
+  silently, which then never produces a transition), ``stalled_step``;
+- a log list: each transition's JSON, index = sequence - 1. In the same script one outbox entry lists the
+  page's changed tasks (:mod:`worker.deliver.outbox`): a transactional outbox, so a crash after the diff loses
+  nothing.
+
+Rules, in the order the script applies them:
+
+- A task in the cluster's *finished* set is final and never changes again (no backwards, no second
+  announcement). That set outlives the task's hash and log: it keeps the newest ``finished_memory`` task IDs
+  per cluster (default 10,000; far more than the archived sweep's few pages can show), so an old task the
+  sweep sees again is recognised however old it is. Hashes and logs of final tasks expire after
+  ``retention`` (default 7 days); running tasks never expire (never forgotten).
+- First sight of a Processing task: STARTED, and its ID joins the cluster's *running* set; the pipeline looks
+  up by TaskId every running ID a poll did not see (source LOOKUP). A failed lookup changes nothing.
+- First sight of a final task (it started and ended between two polls): one FINISHED, no STARTED. But before
+  the cluster's baseline is marked, final tasks from the ARCHIVE sweep are history: remembered silently.
+  Before the baseline, new running tasks are announced unless ``announce_running_on_baseline`` is False
+  (then they are recorded silently and stay silent to the end).
+- A known task turning Success/Fail/PartialFail: FINISHED. CurrentStep higher than recorded: PROGRESSED; a
+  lower one is ignored. A task with status Unknown is ignored until it shows a known one.
+- STALLED, once per step: same step for at least max(``stall_after``, ``stall_factor`` x the task's own mean
+  step duration so far). That mean (not a per-type median) needs no cross-task statistics and adapts to
+  slow operations; before the task has advanced once, ``stall_after`` alone applies.
+
+Each transition's ``sequence`` is the task's counter incremented in Lua (1, 2, 3 … no gaps) and its
+``fingerprint`` is ``<task_key>/<kind>/<status or step>``, unique because each (kind, detail) occurs once.
+In the log, times are epoch seconds with milliseconds (pydantic reads them back as UTC datetimes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+import redis
+from pydantic import BaseModel, ConfigDict, Field
+
+from integrations.base import Transition, TransitionKind
+from integrations.ehpc.task import Task, TaskStatus
+from worker.deliver.outbox import Lease
+from worker.store.keys import Keys
+from worker.store.scripts import OBSERVE_PAGE, reply_text
+
+__all__ = ["ClusterRef", "Source", "TaskState", "cluster_of", "task_key_of"]
+
+
+class Source(StrEnum):
+    """Where a page of tasks came from; only the baseline treats ARCHIVE differently."""
+
+    RUNNING = "running"  # ListTasks Archived=false
+    LOOKUP = "lookup"  # ListTasks TaskId=… for a running task that vanished
+    ARCHIVE = "archive"  # ListTasks Archived=true, the bounded sweep
+
+
+class ClusterRef(BaseModel):
+    """The cluster a page belongs to, as transitions name it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cluster_id: str
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    announce_running_on_baseline: bool | None = None  # None: the TaskState's own setting
+
+
+def task_key_of(*, cluster_id: str, task_id: str) -> str:
+    """The key naming one task everywhere (state, log, outbox, cursors): ``<cluster_id>/<task_id>``."""
+    return f"{cluster_id}/{task_id}"
+
+
+def cluster_of(task_key: str) -> str:
+    """The cluster part of a :func:`task_key_of` key."""
+    return task_key.split("/", 1)[0]
+
+
+_CLASS = {TaskStatus.PROCESSING: "R", TaskStatus.UNKNOWN: "U"}  # every other status is final ("F")
+
+
+def _datetime(ms: int) -> datetime:
+    """Exactly the instant the log's ``<seconds>.<ms>`` text means (no float rounding)."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _ms(value: datetime | timedelta) -> int:
+    if isinstance(value, timedelta):
+        return int(value.total_seconds() * 1000)
+    if value.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return int(value.timestamp() * 1000)
+
+
+class TaskState:
+    """What Redis remembers of every watched task, and the one place transitions are decided."""
+
+    def __init__(
+        self,
+        *,
+        client: redis.Redis,
+        keys: Keys,
+        announce_running_on_baseline: bool = True,
+        retention: timedelta = timedelta(days=7),
+        finished_memory: int = 10_000,
+        stall_after: timedelta = timedelta(minutes=10),
+        stall_factor: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._observe = client.register_script(OBSERVE_PAGE)
+        self._settings = [
+            "1" if announce_running_on_baseline else "0",
+            str(_ms(retention)),
+            str(_ms(stall_after)),
+            repr(stall_factor),
+            str(finished_memory),
+        ]
+
+    def observe_page(
+        self, *, cluster: ClusterRef, tasks: Sequence[Task], now: datetime, source: Source
+    ) -> list[Transition]:
+        """Record one page of tasks and return the transitions it caused, in order (one round trip)."""
+        if not tasks:
+            return []
+        cluster_id = cluster.cluster_id
+        keys = [
+            self._keys.running_tasks(cluster_id=cluster_id),
+            self._keys.finished_tasks(cluster_id=cluster_id),
+            self._keys.baseline(cluster_id=cluster_id),
+            self._keys.outbox(),
+        ]
+        now_ms = _ms(now)
+        cluster_json = json.dumps({"cluster_name": cluster.name, "cluster_labels": cluster.labels})[1:-1]
+        facts, documents = [], []
+        for task in tasks:
+            task_key = task_key_of(cluster_id=cluster_id, task_id=task.task_id)
+            keys += [self._keys.task_state(task_key=task_key), self._keys.task_log(task_key=task_key)]
+            facts.append(
+                [
+                    task.task_id,
+                    _CLASS.get(task.status, "F"),
+                    task.status.value,
+                    -1 if task.current_step is None else task.current_step,
+                    -1 if task.total_steps is None else task.total_steps,
+                ]
+            )
+            documents.append(task.model_dump_json())
+        settings = list(self._settings)
+        if cluster.announce_running_on_baseline is not None:
+            settings[0] = "1" if cluster.announce_running_on_baseline else "0"
+        args = [now_ms, f"{now_ms / 1000:.3f}", source.value, *settings, cluster_json, cluster_id]
+        emitted = self._observe(keys=keys, args=[*args, json.dumps(facts), *documents])
+        # Built here from the tasks in hand rather than parsed back from the log: half the cost per page.
+        observed_at = _datetime(now_ms)
+        transitions = []
+        for item in emitted:
+            index, kind, sequence, first_seen, previous_step, fingerprint = reply_text(item).split(" ", 5)
+            task = tasks[int(index) - 1]
+            transitions.append(
+                Transition(
+                    kind=TransitionKind(kind),
+                    task=task,
+                    sequence=int(sequence),
+                    fingerprint=fingerprint,
+                    task_key=task_key_of(cluster_id=cluster_id, task_id=task.task_id),
+                    cluster_name=cluster.name,
+                    cluster_labels=cluster.labels,
+                    first_seen=observed_at if int(first_seen) == now_ms else _datetime(int(first_seen)),
+                    observed_at=observed_at,
+                    previous_step=None if int(previous_step) < 0 else int(previous_step),
+                )
+            )
+        return transitions
+
+    def has_baseline(self, *, cluster_id: str) -> bool:
+        """True once the cluster's first poll has been recorded (see :meth:`mark_baseline`)."""
+        return bool(self._client.exists(self._keys.baseline(cluster_id=cluster_id)))
+
+    def mark_baseline(self, *, cluster_id: str) -> None:
+        """Say the cluster's first complete poll (running pages and archived sweep) is recorded."""
+        self._client.set(self._keys.baseline(cluster_id=cluster_id), "1")
+
+    def running_task_ids(self, *, cluster_id: str) -> set[str]:
+        """IDs of the cluster's tasks last seen running; those missing from a poll get looked up."""
+        members = self._client.smembers(self._keys.running_tasks(cluster_id=cluster_id))
+        return {reply_text(member) for member in members}
+
+    def transitions_after(self, *, task_key: str, sequence: int) -> list[Transition]:
+        """The task's logged transitions with a sequence above ``sequence``, in order."""
+        items = self._client.lrange(self._keys.task_log(task_key=task_key), sequence, -1)
+        return [Transition.model_validate_json(item) for item in items]
+
+    def acquire_poll_lease(self, *, cluster_id: str, ttl: timedelta) -> Lease | None:
+        """Take the cluster's poll lock, or None while another poll holds it (that poll is then skipped)."""
+        return Lease.acquire(client=self._client, key=self._keys.poll_lease(cluster_id=cluster_id), ttl=ttl)

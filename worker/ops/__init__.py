@@ -1,0 +1,1 @@
+"""Running and watching the bridge: the CLI, process entry points, ``check``, the demo, metrics, logs."""

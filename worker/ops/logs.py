@@ -1,0 +1,145 @@
+"""Logging setup for every ehpc-bridge process: plain lines or JSON lines, secrets masked either way.
+
+``EHPC_LOG_FORMAT=json`` gives one JSON object per line (for Loki, CloudWatch, SLS…); anything else gives
+plain text. ``EHPC_LOG_LEVEL`` sets the level (default ``INFO``). Context travels as ``extra=``::
+
+    log.info("posted", extra={"cluster": cluster_id, "task_id": task_id, "fingerprint": fp})
+
+and appears as fields (JSON) or ``key=value`` suffixes (plain). :class:`SecretMask` sits on the handler, so
+it sees every record, whichever logger emitted it (Celery's, urllib3's, slack-sdk's…), and masks every
+configured secret in the message, the arguments, the traceback and the context fields.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TextIO
+from urllib.parse import urlsplit
+
+__all__ = ["CONTEXT_FIELDS", "MASK", "JsonFormatter", "PlainFormatter", "SecretMask", "configure_logging"]
+
+CONTEXT_FIELDS = ("cluster", "task_id", "fingerprint", "target")
+MASK = "***"
+# Shorter values would mask ordinary words and digits; a real token or key is far longer.
+_MIN_SECRET_LENGTH = 4
+
+
+def _context(record: logging.LogRecord) -> dict[str, object]:
+    return {name: getattr(record, name) for name in CONTEXT_FIELDS if getattr(record, name, None) is not None}
+
+
+class SecretMask(logging.Filter):
+    """Replace every configured secret value with ``***`` before the record is formatted."""
+
+    def __init__(self, *, secrets: Iterable[str]) -> None:
+        super().__init__()
+        # Longest first, so a secret that contains another is masked whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret replaced."""
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Render and mask the message (and traceback) now; formatters then only see masked text."""
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = f"{record.msg!r} (arguments did not fit the format)"
+        record.msg, record.args = self.mask(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.mask(record.stack_info)
+        for name, value in _context(record).items():
+            if isinstance(value, str):
+                setattr(record, name, self.mask(value))
+        return True
+
+
+class PlainFormatter(logging.Formatter):
+    """``2026-11-26T23:00:00.123+00:00 INFO worker.deliver.delivery sent cluster=… task_id=…``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """UTC, ISO 8601 with milliseconds, whatever the host's timezone."""
+        return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The base line plus ``key=value`` for each context field given."""
+        line = super().formatMessage(record)
+        fields = " ".join(f"{name}={value}" for name, value in _context(record).items())
+        return f"{line} {fields}" if fields else line
+
+
+class JsonFormatter(PlainFormatter):
+    """One JSON object per line: ts, level, logger, message, the context fields, and exc when any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Serialise the record; non-JSON context values are written with ``str()``."""
+        message = record.getMessage()
+        entry: dict[str, object] = {
+            "ts": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": message,
+            **_context(record),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def _secrets_from_settings() -> tuple[str, ...]:
+    """Secrets of the settings, the Redis URL's password, and every configured target's secrets."""
+    from worker.config.clusters import load_bridge_config
+    from worker.config.settings import Settings
+
+    settings = Settings()
+    password = urlsplit(settings.redis_url).password
+    targets = load_bridge_config(settings).targets
+    target_secrets = [secret for target in targets for secret in target.secret_values()]
+    return (*settings.secret_values, *([password] if password else []), *target_secrets)
+
+
+def configure_logging(
+    *,
+    json_lines: bool | None = None,
+    level: str | None = None,
+    secrets: Iterable[str] | None = None,
+    stream: TextIO | None = None,
+) -> logging.Handler:
+    """Install the process's one root handler (replacing any) and return it.
+
+    Each argument left ``None`` comes from the environment: ``EHPC_LOG_FORMAT`` (``json`` or plain),
+    ``EHPC_LOG_LEVEL`` (default ``INFO``), and the secrets that :class:`worker.config.settings.Settings` knows
+    plus the Redis URL's password and the configured targets' secrets.
+    """
+    if json_lines is None:
+        json_lines = os.environ.get("EHPC_LOG_FORMAT", "").strip().lower() == "json"
+    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+    handler.setFormatter(JsonFormatter() if json_lines else PlainFormatter())
+    handler.addFilter(SecretMask(secrets=_secrets_from_settings() if secrets is None else secrets))
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    root.setLevel((level or os.environ.get("EHPC_LOG_LEVEL") or "INFO").upper())
+    return handler

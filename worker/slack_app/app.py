@@ -1,0 +1,99 @@
+"""The Slack app's composition root: the bolt App with ``/ehpc`` and the buttons, from settings or by hand.
+
+Request flow: :class:`~worker.slack_app.signature.SignatureCheck` (401 for anything unsigned, tampered
+with or stale), then :class:`~worker.slack_app.listeners.Listeners`. Serving it: :mod:`worker.slack_app.cli`.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from integrations.slack.commands import ACTION_MORE, ACTION_MUTE_HOUR, ACTION_REFRESH, ACTION_SHARE
+from worker.config.settings import Settings
+from worker.slack_app.access import access_policy
+from worker.slack_app.listeners import Listeners
+from worker.slack_app.live import RegionalTasks
+from worker.slack_app.services import Services
+from worker.slack_app.signature import SignatureCheck
+
+__all__ = ["COMMAND", "EVENTS_PATH", "app_from_settings", "build_app", "startup_problem"]
+
+COMMAND = "/ehpc"
+
+
+EVENTS_PATH = "/slack/events"
+
+
+def build_app(
+    *,
+    services: Services,
+    client: WebClient,
+    signing_secret: str | None,
+    token_verification: bool = True,
+    executor: Executor | None = None,
+) -> App:
+    """The bolt App with ``/ehpc`` and the buttons; ``signing_secret`` None only for Socket Mode.
+
+    ``executor`` runs the listeners (bolt's own thread pool by default); a test passes its own to wait
+    for the live follow-ups.
+    """
+    check = (
+        None if signing_secret is None else SignatureCheck(signing_secret=signing_secret, now=services.now)
+    )
+    app = App(
+        client=client,  # its token is the bot token
+        signing_secret=signing_secret,
+        request_verification_enabled=False,
+        ssl_check_enabled=False,  # bolt answers ssl_check before verifying: no request skips the signature
+        before_authorize=check,
+        token_verification_enabled=token_verification,
+        name="ehpc-bridge",
+        listener_executor=executor,
+    )
+    listeners = Listeners(services=services, client=client)
+    app.command(COMMAND)(listeners.command)
+    app.action(ACTION_REFRESH)(listeners.refresh)
+    app.action(ACTION_MUTE_HOUR)(listeners.mute_hour)
+    app.action(ACTION_SHARE)(listeners.share)
+    app.action(ACTION_MORE)(listeners.more)
+    return app
+
+
+def startup_problem(settings: Settings) -> str | None:
+    """Why the Slack app cannot start with these settings (in words for the operator), or None."""
+    if settings.slack_bot_token is None:
+        return "SLACK_BOT_TOKEN is not set (the bot token, xoxb-…, from the app's OAuth page)"
+    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+        return (
+            "SLACK_SIGNING_SECRET is not set: HTTP mode verifies every request with it "
+            "(Basic Information → Signing Secret); or set SLACK_APP_TOKEN to use Socket Mode"
+        )
+    return None
+
+
+def app_from_settings(settings: Settings) -> App:
+    """The production App over the worker's runtime (Redis, E-HPC clients per region, configuration)."""
+    from worker.runtime import Runtime
+
+    problem = startup_problem(settings)
+    if problem is not None or settings.slack_bot_token is None:
+        raise LookupError(problem)
+    rt = Runtime.from_settings(settings)
+    services = Services(
+        lookup=rt.lookup,
+        mutes=rt.mutes,
+        access=access_policy(rt),
+        live=RegionalTasks(rt),
+        now=lambda: datetime.now(UTC),
+    )
+    secret = settings.slack_signing_secret
+    web = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    return build_app(
+        services=services,
+        client=web,
+        signing_secret=None if settings.slack_app_token or secret is None else secret.get_secret_value(),
+    )

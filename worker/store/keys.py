@@ -1,0 +1,123 @@
+"""Every Redis key ehpc-bridge uses, built here from one prefix so deployments can share a Redis.
+
+Other modules never format a key themselves: they ask :class:`Keys`. Add a method here (keep them grouped
+by the module that owns the data) rather than building a string elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Keys"]
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key names under ``prefix`` (``EHPC_REDIS_PREFIX``, default ``ehpc``)."""
+
+    prefix: str = "ehpc"
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    # worker/state.py: change detection. ``task_key`` is ``<cluster_id>/<task_id>``.
+    def task_state(self, *, task_key: str) -> str:
+        """Hash: what was last seen of one task (status, step, times, sequence, flags)."""
+        return self._key("task", task_key)
+
+    def task_log(self, *, task_key: str) -> str:
+        """List: one task's transitions as JSON, in sequence order (index = sequence - 1)."""
+        return self._key("log", task_key)
+
+    def running_tasks(self, *, cluster_id: str) -> str:
+        """Set: IDs of the cluster's tasks last seen running (looked up by TaskId when they vanish)."""
+        return self._key("running", cluster_id)
+
+    def finished_tasks(self, *, cluster_id: str) -> str:
+        """Sorted set: IDs of the cluster's tasks known final, scored by when (the "already told" memory)."""
+        return self._key("finished", cluster_id)
+
+    def baseline(self, *, cluster_id: str) -> str:
+        """String: present once the cluster's first poll was recorded."""
+        return self._key("baseline", cluster_id)
+
+    def poll_lease(self, *, cluster_id: str) -> str:
+        """String: owner token of the poll running for the cluster."""
+        return self._key("lease", "poll", cluster_id)
+
+    # worker/outbox.py: the transactional outbox and per-destination delivery.
+    def outbox(self) -> str:
+        """Stream: one entry per observed page that logged transitions (field ``task_keys``, a JSON list)."""
+        return self._key("outbox")
+
+    def delivery_cursor(self, *, destination: str, task_key: str) -> str:
+        """String: the last sequence of the task delivered to the destination."""
+        return self._key("cursor", destination, task_key)
+
+    def delivery_lease(self, *, destination: str, task_key: str) -> str:
+        """String: owner token of the worker delivering the task to the destination."""
+        return self._key("lease", "delivery", destination, task_key)
+
+    # worker/mutes.py and worker/lookup.py: what the Slack app sets and reads.
+    def mute(self, *, cluster_id: str) -> str:
+        """Hash: the cluster's mute (``until``, ``started``, ``reason``, ``user``; times in epoch seconds)."""
+        return self._key("mute", cluster_id)
+
+    def muted_transitions(self, *, cluster_id: str) -> str:
+        """List: transitions (JSON) kept back while the cluster was muted, for the summary."""
+        return self._key("muted", cluster_id)
+
+    def mute_ends(self) -> str:
+        """Sorted set: muted cluster IDs scored by when their mute ends (epoch seconds)."""
+        return self._key("mute-ends")
+
+    def cluster_health(self, *, cluster_id: str) -> str:
+        """Hash: the cluster's last poll (``polled_at`` epoch seconds) and last API error (``error``)."""
+        return self._key("health", cluster_id)
+
+    # integrations/slack/notifier.py (RedisMessageRefs) and worker/ratelimit.py: Slack delivery.
+    def slack_message(self, *, destination: str, task_key: str) -> str:
+        """Hash: the task's parent message (channel, ts, sequence), attempts and thread replies."""
+        return self._key("slack", "msg", destination, task_key)
+
+    def slack_budget(self, *, channel: str) -> str:
+        """Hash: the channel's token bucket (``tokens``, ``at`` in Redis TIME seconds)."""
+        return self._key("slack", "budget", channel)
+
+    def slack_digest(self, *, channel: str) -> str:
+        """Hash: finished transitions (JSON) parked for the channel's next digest, by fingerprint."""
+        return self._key("slack", "digest", channel)
+
+    def slack_digest_lock(self, *, channel: str) -> str:
+        """String: owner token of the worker posting the channel's digest."""
+        return self._key("slack", "digest-lock", channel)
+
+    # worker.detect.poll, worker.deliver.* / worker.deliver.problems / worker.celery_app
+    def archive_sweep(self, *, cluster_id: str) -> str:
+        """String with a TTL: present while the cluster's archived sweep is not due again."""
+        return self._key("sweep", cluster_id)
+
+    def api_problem(self, *, cluster_id: str) -> str:
+        """String: the code of the last permanent ListTasks error announced for the cluster."""
+        return self._key("api-problem", cluster_id)
+
+    def slack_edit(self, *, destination: str, task_key: str) -> str:
+        """String with a TTL: present while the task's Slack message was edited too recently."""
+        return self._key("slack", "edit", destination, task_key)
+
+    def dead_letters(self) -> str:
+        """List: transitions a destination refused permanently, with the reason (kept for operators)."""
+        return self._key("dead-letters")
+
+    def celery_prefix(self) -> str:
+        """Prefix of the Celery broker's own keys (queues, unacked messages)."""
+        return self._key("celery") + ":"
+
+    def scratch(self, *, token: str) -> Keys:
+        """Keys for a throwaway state (``poll-once``), apart from the real one."""
+        return Keys(prefix=self._key("scratch", token))
+
+    # worker.deliver.target_state
+    def target_state(self, *, target: str, name: str) -> str:
+        """String: one small fact a notifier keeps for its target (e.g. a Jira issue key per task)."""
+        return self._key("target", target, name)

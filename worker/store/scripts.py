@@ -1,0 +1,167 @@
+"""The Lua scripts that make state changes atomic (each one EVALSHA, one round trip), and reply decoding.
+
+Every key a script touches is passed in ``KEYS`` (built by :class:`worker.store.keys.Keys`); no script formats
+a key itself. :data:`OBSERVE_PAGE` is explained in :mod:`worker.detect.diff`, the others in
+:mod:`worker.deliver.outbox`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ADVANCE_CURSOR", "EXTEND_LEASE", "OBSERVE_PAGE", "RELEASE_LEASE", "reply_text"]
+
+
+def reply_text(value: bytes | str) -> str:
+    """A string from a script's or command's reply, whether the client decodes responses or not."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+# KEYS: 1 running set, 2 finished sorted set, 3 baseline marker, 4 outbox stream,
+#       then per task i: state hash (4 + 2i - 1), log list (4 + 2i).
+# ARGV: 1 now (ms), 2 now (seconds, JSON text), 3 source, 4 announce running on baseline (1/0),
+#       5 retention (ms), 6 stall minimum (ms), 7 stall factor, 8 finished memory (entries),
+#       9 cluster JSON members ("cluster_name":…,"cluster_labels":{…}), 10 cluster id,
+#       11 the page's facts as one JSON array (packing many small arguments costs most), one
+#       [task id, class (R running, F final, U unknown), status, step, total steps (-1 when unknown)]
+#       per task in KEYS order, then 11 + i: task i's JSON text (kept apart: no escaping, no decoding).
+# Returns every transition emitted, in order, as emit() describes it. The task's JSON text is spliced into
+# the log's JSON as is: a cjson round trip would turn its empty lists into objects.
+OBSERVE_PAGE = """
+local now = tonumber(ARGV[1])
+local now_s = ARGV[2]
+local source = ARGV[3]
+local retention = tonumber(ARGV[5])
+local stall_min = tonumber(ARGV[6])
+local stall_factor = tonumber(ARGV[7])
+local memory = tonumber(ARGV[8])
+local cluster_json = ARGV[9]
+local cluster_id = ARGV[10]
+local running, finished, outbox = KEYS[1], KEYS[2], KEYS[4]
+local baseline = redis.call('EXISTS', KEYS[3]) == 1
+local announce_new_running = baseline or ARGV[4] == '1'
+local out = {}
+local changed = {}
+local finished_added = false
+
+local function seconds(ms)
+  return string.format('%.3f', tonumber(ms) / 1000)
+end
+
+-- Log one transition of the page's task t and return it as one string (cheaper to read than an array):
+-- "<page index> <kind> <sequence> <first seen (ms)> <previous step (-1 for none)> <fingerprint>".
+local function emit(t, kind, detail, first_seen, previous_step)
+  t.seq = t.seq + 1
+  local prev = -1
+  if previous_step ~= nil and previous_step >= 0 then prev = previous_step end
+  local fingerprint = t.key .. '/' .. kind .. '/' .. detail
+  local json = '{"kind":"' .. kind .. '","sequence":' .. string.format('%d', t.seq)
+    .. ',"fingerprint":' .. cjson.encode(fingerprint) .. ',"task_key":' .. cjson.encode(t.key)
+    .. ',' .. cluster_json .. ',"first_seen":' .. seconds(first_seen) .. ',"observed_at":' .. now_s
+    .. ',"previous_step":' .. (prev >= 0 and string.format('%d', prev) or 'null')
+    .. ',"task":' .. t.json .. '}'
+  redis.call('RPUSH', t.lk, json)
+  out[#out + 1] = table.concat({t.i, kind, t.seq, first_seen, prev, fingerprint}, ' ')
+  if changed[#changed] ~= t.key then changed[#changed + 1] = t.key end
+end
+
+local function finish(t, task_id)
+  redis.call('SREM', running, task_id)
+  redis.call('ZADD', finished, now, task_id)
+  redis.call('PEXPIRE', t.sk, retention)
+  redis.call('PEXPIRE', t.lk, retention)
+  finished_added = true
+end
+
+-- Per task: one HMGET and one HSET, plus a few writes when something happened.
+for i, item in ipairs(cjson.decode(ARGV[11])) do
+  local task_id, class, status, step, total = unpack(item)
+  local t = {i = i, sk = KEYS[3 + 2 * i], lk = KEYS[4 + 2 * i], key = cluster_id .. '/' .. task_id,
+    json = ARGV[11 + i], seq = 0}
+  local st = class ~= 'U' and redis.call('HMGET', t.sk, 'step', 'first_seen', 'step_since', 'announce',
+    'stalled_step', 'first_step', 'final', 'seq')
+  -- A final task never changes again. Its hash says so while it lasts; the finished set remembers longer.
+  if not st or st[7] == '1' or (not st[1] and redis.call('ZSCORE', finished, task_id)) then
+    -- nothing to do: unknown status, or known final
+  elseif not st[1] then
+    if class == 'R' then
+      local announce = announce_new_running and '1' or '0'
+      if announce == '1' then emit(t, 'started', status, now, nil) end
+      redis.call('HSET', t.sk, 'status', status, 'step', step, 'total', total, 'first_seen', now,
+        'last_seen', now, 'step_since', now, 'first_step', step, 'seq', t.seq, 'announce', announce)
+      redis.call('SADD', running, task_id)
+    elseif baseline or source ~= 'archive' then
+      -- Seen for the first time already final: it started and ended between two polls.
+      emit(t, 'finished', status, now, nil)
+      redis.call('HSET', t.sk, 'status', status, 'step', step, 'total', total, 'first_seen', now,
+        'last_seen', now, 'step_since', now, 'first_step', step, 'seq', t.seq, 'announce', 1, 'final', 1)
+      finish(t, task_id)
+    else
+      -- Baseline: history that ended before we watched is remembered, never announced.
+      redis.call('ZADD', finished, now, task_id)
+      finished_added = true
+    end
+  else
+    t.seq = tonumber(st[8])
+    local old_step, first_seen = tonumber(st[1]), st[2]
+    local announced = st[4] == '1'
+    local fields = {'last_seen', now}
+    if class == 'F' then
+      if announced then emit(t, 'finished', status, first_seen, old_step) end
+      fields = {'last_seen', now, 'status', status, 'step', step, 'total', total, 'final', 1}
+      finish(t, task_id)
+    elseif step >= 0 and (old_step < 0 or step > old_step) then
+      fields = {'last_seen', now, 'status', status, 'step', step, 'total', total, 'step_since', now}
+      if old_step < 0 then
+        fields[#fields + 1], fields[#fields + 2] = 'first_step', step
+      elseif announced then
+        emit(t, 'progressed', string.format('%d', step), first_seen, old_step)
+      end
+    elseif step == old_step and announced and st[5] ~= string.format('%d', step) then
+      -- Stalled: on this step longer than max(minimum, factor x this task's mean step so far).
+      local step_since, first_step = tonumber(st[3]), tonumber(st[6])
+      local limit = stall_min
+      if first_step >= 0 and step > first_step then
+        local mean = (step_since - tonumber(first_seen)) / (step - first_step)
+        limit = math.max(stall_min, stall_factor * mean)
+      end
+      if now - step_since >= limit then
+        fields = {'last_seen', now, 'stalled_step', step}
+        emit(t, 'stalled', string.format('%d', step), first_seen, old_step)
+      end
+    end
+    fields[#fields + 1], fields[#fields + 2] = 'seq', t.seq
+    redis.call('HSET', t.sk, unpack(fields))
+  end
+end
+
+-- One outbox entry per page that changed something: the keys of the tasks whose log grew.
+if #changed > 0 then redis.call('XADD', outbox, '*', 'task_keys', cjson.encode(changed)) end
+if finished_added then redis.call('ZREMRANGEBYRANK', finished, 0, -(memory + 1)) end
+return out
+"""
+
+# KEYS: 1 cursor. ARGV: 1 sequence, 2 retention (ms). Moves the cursor forward only; returns its value.
+ADVANCE_CURSOR = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local wanted = tonumber(ARGV[1])
+if wanted > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return wanted
+end
+return current
+"""
+
+# KEYS: 1 lease. ARGV: 1 owner token. Deletes the lease only if its owner asks; returns 1 if it did.
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# KEYS: 1 lease. ARGV: 1 owner token, 2 new TTL in ms. Returns 1 if the owner still held it.
+EXTEND_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
