@@ -29,6 +29,7 @@ from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.deliver.target_state import RedisTargetState
 from worker.detect.diff import ClusterRef, TaskState
+from worker.ops import metrics
 from worker.routing import route
 from worker.slack_app.lookup import Lookup
 from worker.store.keys import Keys
@@ -156,6 +157,8 @@ class Runtime:
                 channel=channel,
                 refs=refs,
                 base_url=self.settings.slack_api_url,
+                timeout=self.settings.slack_timeout,
+                on_history_refused=metrics.record_slack_history_unreadable,
             )
         context = NotifierContext(
             state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),

@@ -26,6 +26,7 @@ Methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.h
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import select
 import socket
@@ -102,6 +103,7 @@ class StoredMessage:
 _FAIL, _LATE, _RESET = "fail", "late", "reset"
 _HISTORY_METHODS = frozenset({"conversations.history", "conversations.replies"})
 _HISTORY_SCOPES = "channels:history,groups:history"
+_POSTING_SCOPES = "chat:write,chat:write.public"
 # How long a late answer waits for the client to give up before it is sent anyway.
 _LATE_LIMIT = 120.0
 
@@ -253,7 +255,9 @@ class SlackStandIn:
         with self._lock:
             self._behaviours.extend(_Behaviour(_LATE, method) for _ in range(count))
 
-    def reset_after_read(self, *, method: str = "chat.postMessage", count: int = 1, stored: bool = True) -> None:
+    def reset_after_read(
+        self, *, method: str = "chat.postMessage", count: int = 1, stored: bool = True
+    ) -> None:
         """Read the next ``count`` ``method`` requests, carry them out (unless ``stored=False``), then reset
         the connection instead of answering."""
         with self._lock:
@@ -310,7 +314,7 @@ class SlackStandIn:
     def _check_history_access(self, params: dict[str, Any]) -> None:
         error = self._history_refusals.get(str(params.get("channel")), self._history_refusals.get(None))
         if error == "missing_scope":
-            raise _ApiError(error, extra={"needed": _HISTORY_SCOPES, "provided": "chat:write,chat:write.public"})
+            raise _ApiError(error, extra={"needed": _HISTORY_SCOPES, "provided": _POSTING_SCOPES})
         if error is not None:
             raise _ApiError(error)
 
@@ -574,10 +578,8 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                 readable, _, _ = select.select([self.connection], [], [], _LATE_LIMIT)
                 gone = bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
                 if not gone:
-                    try:
+                    with contextlib.suppress(OSError):  # the client hung up meanwhile: that is the point
                         self._send(HTTPStatus.OK, {"ok": True, **withheld.answer}, retry_after=None)
-                    except OSError:
-                        pass  # the client hung up meanwhile: that is the point
                     return
             # SO_LINGER 0: close sends RST, so the client sees "connection reset by peer".
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

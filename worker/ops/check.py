@@ -2,7 +2,9 @@
 
 It validates the configuration, pings Redis, calls ListTasks once per watched cluster, and asks each
 target that has a harmless call (Slack ``auth.test``; any notifier with a ``check()`` method) whether its
-credentials work. Exit status 0 only when every line passed. Nothing is posted anywhere.
+credentials work. For each channel a Slack target posts to, it reads one message of history and says which
+channel lacks membership (``not_in_channel``) or which scope (``missing_scope``, needed and granted).
+Exit status 0 only when every line passed. Nothing is posted anywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from functools import partial
 import redis
 from pydantic import ValidationError
 
+from integrations.slack.notifier import SlackNotifier
+from integrations.target import SlackTarget
 from worker.config.settings import Settings
 from worker.runtime import Runtime
 
@@ -46,6 +50,26 @@ def run_checks(rt: Runtime) -> list[CheckResult]:
     first_cluster = next(iter(rt.clusters), "")
     for name in rt.targets:
         results.append(_attempt(f"target {name}", partial(_target, rt, name, first_cluster)))
+        if isinstance(rt.targets[name], SlackTarget):
+            results += _slack_channels(rt, name)
+    return results
+
+
+def _slack_channels(rt: Runtime, name: str) -> list[CheckResult]:
+    """One line per channel the Slack target posts to: can the bot read its history (membership, scope)?
+
+    Without it a post that timed out can't be looked up, so it is posted again and may show twice.
+    """
+    by_channel: dict[str, str] = {}
+    for cluster_id in rt.clusters:
+        target = rt.targets[name]
+        if isinstance(target, SlackTarget):
+            by_channel.setdefault(rt.slack_channel(target=target, cluster_id=cluster_id), cluster_id)
+    results = []
+    for channel, cluster_id in by_channel.items():
+        notifier = rt.notifier(target_name=name, cluster_id=cluster_id)
+        if isinstance(notifier, SlackNotifier):
+            results.append(_attempt(f"target {name} {channel}", notifier.check_history))
     return results
 
 

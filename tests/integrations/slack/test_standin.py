@@ -193,7 +193,9 @@ def test_slack_sdk_iterates_history_pages_by_itself(slack_standin: SlackStandIn)
     for n in range(7):
         client.chat_postMessage(channel="C1", text=f"m{n}")
 
-    texts = [m["text"] for page in client.conversations_history(channel="C1", limit=3) for m in page["messages"]]
+    texts = [
+        m["text"] for page in client.conversations_history(channel="C1", limit=3) for m in page["messages"]
+    ]
 
     assert texts == [f"m{n}" for n in reversed(range(7))]
 
@@ -218,7 +220,10 @@ def test_replies_page_by_cursor_with_the_parent_first_on_each_page(slack_standin
     ("error", "extra"),
     [
         ("not_in_channel", {}),
-        ("missing_scope", {"needed": "channels:history,groups:history", "provided": "chat:write,chat:write.public"}),
+        (
+            "missing_scope",
+            {"needed": "channels:history,groups:history", "provided": "chat:write,chat:write.public"},
+        ),
     ],
 )
 def test_refused_history_answers_like_slack_and_posting_still_works(
@@ -269,7 +274,9 @@ def test_a_late_answer_comes_after_the_client_timeout_but_the_message_is_stored(
 
 
 @pytest.mark.parametrize("stored", [True, False])
-def test_a_reset_after_the_request_was_read_stores_it_or_not(slack_standin: SlackStandIn, stored: bool) -> None:
+def test_a_reset_after_the_request_was_read_stores_it_or_not(
+    slack_standin: SlackStandIn, stored: bool
+) -> None:
     client = WebClient(token=TOKEN, base_url=slack_standin.base_url, retry_handlers=[])
     slack_standin.reset_after_read(stored=stored)
 
