@@ -18,13 +18,15 @@ from integrations.ehpc.client import EhpcClient
 from integrations.http import new_session
 from integrations.registry import build_notifier
 from integrations.slack.links import SlackThreadLinks
-from integrations.slack.notifier import RedisMessageRefs, SlackNotifier
+from integrations.slack.notifier import SlackNotifier
 from integrations.target import NotifierContext, SlackTarget, TargetConfig
 from worker.config.clusters import load_bridge_config
 from worker.config.models import BridgeConfig, ClusterConfig
 from worker.config.settings import Settings
+from worker.deliver import fence
 from worker.deliver.budget import ChannelBudget
 from worker.deliver.digests import DigestQueue
+from worker.deliver.message_refs import RedisMessageRefs
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.deliver.target_state import RedisTargetState
@@ -159,12 +161,22 @@ class Runtime:
                 base_url=self.settings.slack_api_url,
                 timeout=self.settings.slack_timeout,
                 on_history_refused=metrics.record_slack_history_unreadable,
+                before_call=fence.renew,
             )
         context = NotifierContext(
             state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),
             thread_links=self._thread_links(),
         )
         return build_notifier(target, session=self.session, context=context)
+
+    @property
+    def delivery_lease_ttl(self) -> timedelta:
+        """How long a delivery's lease lasts between renewals (renewed before every vendor call).
+
+        At least twice one Slack call's timeout, so a call started right after a renewal ends (or times
+        out) before the lease can pass to another worker.
+        """
+        return max(timedelta(seconds=20), timedelta(seconds=2 * self.settings.slack_timeout))
 
     @property
     def poll_lease_ttl(self) -> timedelta:

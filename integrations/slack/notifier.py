@@ -38,7 +38,6 @@ from functools import partial
 from typing import Any, Protocol
 from urllib.error import URLError
 
-import redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
@@ -64,9 +63,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "MessageRef",
     "MessageRefStore",
-    "RedisMessageRefs",
     "SlackNotifier",
-    "TaskKeyFor",
 ]
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
@@ -121,74 +118,6 @@ class MessageRefStore(Protocol):
         """Record that ``fingerprint`` was delivered by the message ``ts``."""
 
 
-class TaskKeyFor(Protocol):
-    """Builds one task's Redis key, e.g. ``partial(keys.slack_message, destination=…)``."""
-
-    def __call__(self, *, task_key: str) -> str:
-        """The key for ``task_key``."""
-
-
-class RedisMessageRefs:
-    """:class:`MessageRefStore` on one Redis hash per task (fields ``channel``, ``ts``, ``sequence``,
-    ``attempt:<item>``, ``reply:<fingerprint>``), kept for ``retention`` after its last write."""
-
-    def __init__(
-        self, *, client: redis.Redis, key_for: TaskKeyFor, retention: timedelta = timedelta(days=30)
-    ):
-        self._client = client
-        self._key_for = key_for
-        self._ttl = int(retention.total_seconds())
-
-    def get(self, task_key: str) -> MessageRef | None:
-        """The task's parent message, or None when none was recorded."""
-        channel, ts, sequence = self._client.hmget(
-            self._key_for(task_key=task_key), ["channel", "ts", "sequence"]
-        )
-        if channel is None or ts is None:
-            return None
-        return MessageRef(channel=_text(channel), ts=_text(ts), sequence=int(sequence or 0))
-
-    def put(self, task_key: str, ref: MessageRef) -> None:
-        """Record the task's parent message."""
-        self._write(task_key, {"channel": ref.channel, "ts": ref.ts, "sequence": str(ref.sequence)})
-
-    def begin(self, task_key: str, item: str, *, at: datetime) -> datetime | None:
-        """Note an attempt to post ``item`` starting ``at``; returns when an earlier attempt whose outcome
-        is unknown began, or None when there was none."""
-        key, field = self._key_for(task_key=task_key), f"attempt:{item}"
-        pipe = self._client.pipeline(transaction=True)
-        pipe.hsetnx(key, field, f"{at.timestamp():.6f}")
-        pipe.hget(key, field)
-        pipe.expire(key, self._ttl)
-        first, noted, _ = pipe.execute()
-        if first or noted is None:
-            return None
-        try:
-            return datetime.fromtimestamp(float(_text(noted)), UTC)
-        except ValueError:  # a mark from before attempts carried their time: look from long ago
-            return at - timedelta(days=7)
-
-    def forget(self, task_key: str, item: str) -> None:
-        """Drop the attempt mark of ``item``: Slack answered that nothing was posted."""
-        self._client.hdel(self._key_for(task_key=task_key), f"attempt:{item}")
-
-    def reply(self, task_key: str, fingerprint: str) -> str | None:
-        """The ts of the reply (or digest) that delivered ``fingerprint``, or None."""
-        value = self._client.hget(self._key_for(task_key=task_key), f"reply:{fingerprint}")
-        return None if value is None else _text(value)
-
-    def put_reply(self, task_key: str, fingerprint: str, ts: str) -> None:
-        """Record that ``fingerprint`` was delivered by the message ``ts``."""
-        self._write(task_key, {f"reply:{fingerprint}": ts})
-
-    def _write(self, task_key: str, fields: dict[str, str]) -> None:
-        key = self._key_for(task_key=task_key)
-        pipe = self._client.pipeline(transaction=True)
-        pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # redis-py types mapping invariantly
-        pipe.expire(key, self._ttl)
-        pipe.execute()
-
-
 class SlackNotifier:
     """The Slack destination (:class:`integrations.base.Notifier`), posting to one channel."""
 
@@ -202,13 +131,18 @@ class SlackNotifier:
         timeout: int = 10,
         history_limit: int = 200,
         on_history_refused: Callable[[str, str], None] | None = None,
+        before_call: Callable[[], None] | None = None,
     ) -> None:
+        """``before_call`` runs before every Web API call (the caller renews its delivery lease there, so a
+        send of several calls never outlives it); ``on_history_refused(channel, error)`` counts lookups
+        Slack refused."""
         # retry_handlers=[]: the caller owns the retry policy (Celery countdowns), the SDK must not sleep.
         self._client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
         self._channel = channel
         self._refs = refs
         self._history_limit = history_limit
         self._on_history_refused = on_history_refused
+        self._before_call = before_call
 
     def check(self) -> str:
         """Call ``auth.test`` (https://api.slack.com/methods/auth.test); returns ``team / bot user``."""
@@ -474,6 +408,8 @@ class SlackNotifier:
 
     def _call(self, method: str, call: Callable[[], SlackResponse]) -> SlackResponse:
         """Run one Web API call, translating the SDK's exceptions into :mod:`integrations.base` errors."""
+        if self._before_call is not None:
+            self._before_call()
         try:
             return call()
         except SlackApiError as error:
@@ -568,7 +504,3 @@ def _payload(message: dict[str, Any]) -> dict[str, Any]:
     metadata = message.get("metadata")
     payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
     return payload if isinstance(payload, dict) else {}
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -11,6 +11,7 @@ server, are chosen by the token string (``xoxb-…ratelimited…`` answers 429, 
 - :meth:`SlackStandIn.answer_late` and :meth:`SlackStandIn.reset_after_read`: the next call is carried out
   (the message *is* stored) but its answer comes only after the client gave up, or the connection is reset
   instead of answered — the ambiguous cases, where the caller can't know whether it was posted.
+- :meth:`SlackStandIn.answer_slowly`: the next calls are held a while, then carried out and answered.
 - :meth:`SlackStandIn.refuse_history`: ``conversations.history``/``replies`` answer ``not_in_channel`` (a
   bot posting through ``chat:write.public``) or ``missing_scope`` with ``needed``/``provided``.
 - :meth:`SlackStandIn.on_stored`: a hook run after a message is stored, before it is answered (a test kills
@@ -100,7 +101,7 @@ class StoredMessage:
 
 
 # What the next matching call does instead of answering normally.
-_FAIL, _LATE, _RESET = "fail", "late", "reset"
+_FAIL, _LATE, _RESET, _SLOW = "fail", "late", "reset", "slow"
 _HISTORY_METHODS = frozenset({"conversations.history", "conversations.replies"})
 _HISTORY_SCOPES = "channels:history,groups:history"
 _POSTING_SCOPES = "chat:write,chat:write.public"
@@ -116,6 +117,7 @@ class _Behaviour:
     error: str = ""
     retry_after: int | None = None
     stored: bool = True  # reset: carry the call out first (True) or drop it unread (False)
+    delay: float = 0.0  # slow: seconds before the call is carried out and answered
 
     def applies(self, method: str) -> bool:
         return self.method is None or self.method == method
@@ -255,6 +257,12 @@ class SlackStandIn:
         with self._lock:
             self._behaviours.extend(_Behaviour(_LATE, method) for _ in range(count))
 
+    def answer_slowly(self, *, seconds: float, method: str | None = None, count: int = 1) -> None:
+        """Hold the next ``count`` calls (of ``method``, or any) ``seconds`` before carrying them out and
+        answering normally: a slow Slack, still within the client's timeout."""
+        with self._lock:
+            self._behaviours.extend(_Behaviour(_SLOW, method, delay=seconds) for _ in range(count))
+
     def reset_after_read(
         self, *, method: str = "chat.postMessage", count: int = 1, stored: bool = True
     ) -> None:
@@ -292,6 +300,9 @@ class SlackStandIn:
                 self._behaviours.remove(behaviour)
         if behaviour is not None and behaviour.kind == _FAIL:
             raise _ApiError(behaviour.error, status=behaviour.status, retry_after=behaviour.retry_after)
+        if behaviour is not None and behaviour.kind == _SLOW:
+            time.sleep(behaviour.delay)  # the server thread stands for a slow Slack; the test waits on it
+            behaviour = None
         if behaviour is not None and not behaviour.stored:
             raise _Withheld(behaviour.kind)
         _check_token(token)

@@ -7,7 +7,8 @@ from functools import partial
 import redis
 
 from integrations.slack.links import SlackThreadLinks
-from integrations.slack.notifier import MessageRef, RedisMessageRefs
+from integrations.slack.notifier import MessageRef
+from worker.deliver.message_refs import RedisMessageRefs
 from worker.store.keys import Keys
 
 
