@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/redis-up.sh
+scripts/browser-up.sh
 echo "==> ruff" >&2
 .venv/bin/ruff check worker integrations tests bench
 .venv/bin/ruff format --check worker integrations tests bench

@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.vendor_standins",
     "tests.fixtures.processes",
     "tests.fixtures.slack_app",
+    "tests.fixtures.browser",
     "tests.fixtures.redis_server",
 ]
 

@@ -29,7 +29,7 @@ from worker.deliver.digests import DigestQueue
 from worker.deliver.message_refs import RedisMessageRefs
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
-from worker.deliver.target_state import RedisTargetState
+from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
 from worker.detect.diff import ClusterRef, TaskState
 from worker.ops import metrics
 from worker.routing import route
@@ -165,6 +165,7 @@ class Runtime:
             )
         context = NotifierContext(
             state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),
+            incidents_for=lambda name: RedisIncidentLedger(client=self.redis, keys=self.keys, target=name),
             thread_links=self._thread_links(),
         )
         return build_notifier(target, session=self.session, context=context)

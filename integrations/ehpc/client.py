@@ -24,20 +24,14 @@ import logging
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
-from urllib.parse import urlsplit
 
-from alibabacloud_credentials.client import Client as CredentialClient
-from alibabacloud_credentials.models import Config as CredentialConfig
-from alibabacloud_credentials.models import CredentialModel
 from alibabacloud_ehpc20180412.client import Client as SdkClient
 from alibabacloud_ehpc20180412.models import ListTasksRequest
-from alibabacloud_tea_openapi.utils_models import Config as SdkConfig
-from darabonba.policy.retry import RetryOptions
 from pydantic import SecretStr, ValidationError
 
-from integrations.ehpc.errors import RetryableEhpcError, redact_http_logs, sdk_errors
+from integrations.ehpc.connection import connect
+from integrations.ehpc.errors import RetryableEhpcError, sdk_errors
 from integrations.ehpc.schema import ListTasksPage
 from integrations.ehpc.task import Task, normalize
 
@@ -48,39 +42,6 @@ MAX_PAGE = 999  # the API's maximum PageNumber
 MAX_STEP_BACKS = 100
 
 logger = logging.getLogger(__name__)
-
-
-class _CredentialTap:
-    """The credential client the SDK signs with, remembering the secrets it handed out.
-
-    Error text is scrubbed of those secrets even when they came from the standard chain (an ECS RAM role's
-    rotating STS token, say); only the last few are kept, which covers every request still in flight.
-    """
-
-    def __init__(self, inner: CredentialClient) -> None:
-        self._inner = inner
-        self._recent: deque[str] = deque(maxlen=8)
-
-    def get_credential(self) -> CredentialModel:
-        """What the SDK calls before signing each request."""
-        model = self._inner.get_credential()
-        self._remember(model)
-        return model
-
-    async def get_credential_async(self) -> CredentialModel:
-        """The SDK's async twin; ehpc-bridge is synchronous, but the SDK may look for it."""
-        model = await self._inner.get_credential_async()
-        self._remember(model)
-        return model
-
-    def secrets(self) -> tuple[str, ...]:
-        """The secrets handed out lately, for scrubbing."""
-        return tuple(self._recent)
-
-    def _remember(self, model: CredentialModel) -> None:
-        for value in (model.access_key_secret, model.security_token, model.bearer_token):
-            if isinstance(value, str) and value and value not in self._recent:
-                self._recent.append(value)
 
 
 class EhpcClient:
@@ -104,28 +65,19 @@ class EhpcClient:
         ``https://host``) is HTTPS, None is ``ehpc.<region>.aliyuncs.com``. ``signature_algorithm="v2"``
         selects the older RPC V1 HMAC-SHA1 signing; the default is the SDK's ACS3-HMAC-SHA256.
         """
-        host, protocol = _parse_endpoint(endpoint, region=region)
-        redact_http_logs()
-        self._credentials = _CredentialTap(
-            _credential_client(
-                access_key_id=access_key_id,
-                access_key_secret=_reveal(access_key_secret),
-                security_token=_reveal(security_token),
-            )
+        connection = connect(
+            region=region,
+            endpoint=endpoint,
+            access_key_id=access_key_id,
+            access_key_secret=access_key_secret,
+            security_token=security_token,
+            connect_timeout_ms=connect_timeout_ms,
+            read_timeout_ms=read_timeout_ms,
+            signature_algorithm=signature_algorithm,
         )
-        self._sdk = SdkClient(
-            SdkConfig(
-                credential=self._credentials,
-                region_id=region,
-                endpoint=host,
-                protocol=protocol,
-                connect_timeout=connect_timeout_ms,
-                read_timeout=read_timeout_ms,
-                signature_algorithm=signature_algorithm,
-                retry_options=RetryOptions({"retryable": False}),
-            )
-        )
-        self.endpoint = f"{protocol}://{host}"
+        self._credentials = connection.credentials
+        self._sdk = SdkClient(connection.config)
+        self.endpoint = connection.endpoint
         self._calls = 0
         self._calls_lock = threading.Lock()
 
@@ -287,40 +239,3 @@ def _is_last(page: ListTasksPage, *, page_number: int, page_size: int) -> bool:
     if len(page.tasks) < page_size:
         return True
     return page.total_count is not None and page_number * page_size >= page.total_count
-
-
-def _reveal(value: SecretStr | str | None) -> str | None:
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
-
-
-def _credential_client(
-    *, access_key_id: str | None, access_key_secret: str | None, security_token: str | None
-) -> CredentialClient:
-    """A static AccessKey (or STS) credential when keys are given, else the SDK's standard chain."""
-    if not access_key_id and not access_key_secret:
-        return CredentialClient()
-    if not (access_key_id and access_key_secret):
-        raise ValueError("give both access_key_id and access_key_secret, or neither (standard chain)")
-    return CredentialClient(
-        CredentialConfig(
-            type="sts" if security_token else "access_key",
-            access_key_id=access_key_id,
-            access_key_secret=access_key_secret,
-            security_token=security_token,
-        )
-    )
-
-
-def _parse_endpoint(endpoint: str | None, *, region: str) -> tuple[str, str]:
-    """``(host[:port], protocol)`` from ``EHPC_ENDPOINT``'s forms."""
-    if not endpoint:
-        return f"ehpc.{region}.aliyuncs.com", "https"
-    parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.netloc
-        or parts.path not in ("", "/")
-        or parts.query
-    ):
-        raise ValueError(f"EHPC endpoint must be a host, https://host or http://host:port, not {endpoint!r}")
-    return parts.netloc, parts.scheme

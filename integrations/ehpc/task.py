@@ -1,5 +1,10 @@
 """The normalized E-HPC task: snake_case, typed, and never an exception on odd input.
 
+One model for both generations: a 1.0 task (ListTasks, 2018-04-12) and a 2.0 operation (the operation
+logs of one ``RequestId``, 2024-07-30, built by :mod:`integrations.ehpc.operation`). A 2.0 operation has
+no total: its ``current_step`` counts the stages done and ``total_steps`` stays None, so the downstream
+diff sees progress as a step change, and :attr:`Task.generation` tells renderers to say "N stages done".
+
 :func:`normalize` turns a :class:`~integrations.ehpc.schema.RawTask` into a :class:`Task`. Values the API
 page does not document (an unknown ``Status``, a malformed JSON string, ``CurrentStep > TotalSteps``, a
 negative number) are kept as they came (``raw_*`` fields) and described in ``problems``; nothing here
@@ -11,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,7 +24,19 @@ from integrations.ehpc.schema import RawTask
 
 _E = TypeVar("_E", bound=StrEnum)
 
-__all__ = ["Instance", "Task", "TaskError", "TaskStatus", "TaskType", "normalize"]
+__all__ = [
+    "Generation",
+    "Instance",
+    "Task",
+    "TaskError",
+    "TaskStatus",
+    "TaskType",
+    "normalize",
+    "parse_status",
+    "parse_type",
+]
+
+Generation = Literal["1.0", "2.0"]
 
 
 class TaskStatus(StrEnum):
@@ -43,6 +60,9 @@ _STATUS_LOOKUP = {
     **{member.value.lower(): member for member in TaskStatus if member is not TaskStatus.UNKNOWN},
     "failed": TaskStatus.FAIL,
     "partialfailed": TaskStatus.PARTIAL_FAIL,
+    # the 2024-07-30 API's ActionStatus
+    "inprogress": TaskStatus.PROCESSING,
+    "finished": TaskStatus.SUCCESS,
 }
 
 
@@ -58,6 +78,12 @@ class TaskType(StrEnum):
     RESET_COMPUTES = "ResetComputes"  # ResetNodes
     STOP_COMPUTES = "StopComputes"  # StopNodes
     DELETE_COMPUTES = "DeleteComputes"  # DeleteNodes
+    # E-HPC 2.0 (2024-07-30): the operation's Action is the API call itself
+    CREATE_NODES = "CreateNodes"
+    DELETE_NODES = "DeleteNodes"
+    UPDATE_NODES = "UpdateNodes"
+    ATTACH_NODES = "AttachNodes"
+    UPDATE_CLUSTER = "UpdateCluster"
     UNKNOWN = "Unknown"
 
     @property
@@ -76,6 +102,11 @@ _TYPE_LABELS = {
     TaskType.RESET_COMPUTES: "Resetting compute nodes",
     TaskType.STOP_COMPUTES: "Stopping compute nodes",
     TaskType.DELETE_COMPUTES: "Deleting compute nodes",
+    TaskType.CREATE_NODES: "Adding compute nodes",
+    TaskType.DELETE_NODES: "Deleting compute nodes",
+    TaskType.UPDATE_NODES: "Updating compute nodes",
+    TaskType.ATTACH_NODES: "Attaching nodes",
+    TaskType.UPDATE_CLUSTER: "Updating cluster",
     TaskType.UNKNOWN: "Unknown operation",
 }
 _TYPE_LOOKUP = {
@@ -123,6 +154,8 @@ class Task(BaseModel):
     errors: tuple[TaskError, ...] = ()
     request: dict[str, Any] = Field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    generation: Generation = "1.0"  # "2.0": an operation of the 2024 API; current_step = stages done
+    stage: str | None = None  # 2.0: the last stage GetCommonLogDetail reported (done, or failed), by name
 
     @property
     def progress(self) -> float | None:
@@ -148,11 +181,21 @@ class Task(BaseModel):
         return self.task_type.label
 
 
+def parse_status(value: object, problems: list[str], *, field: str = "Status") -> tuple[TaskStatus, str]:
+    """A ``Status`` (either API's spelling, any case) and its raw text; unknown ones are recorded."""
+    return _parse_enum(field, value, _STATUS_LOOKUP, TaskStatus.UNKNOWN, problems)
+
+
+def parse_type(value: object, problems: list[str], *, field: str = "TaskType") -> tuple[TaskType, str]:
+    """A ``TaskType`` (or a 2.0 ``Action``) and its raw text; unknown ones are recorded."""
+    return _parse_enum(field, value, _TYPE_LOOKUP, TaskType.UNKNOWN, problems)
+
+
 def normalize(raw: RawTask, *, cluster_id: str | None = None) -> Task:
     """Build a :class:`Task` from a wire task; ``cluster_id`` fills in a missing ``ClusterId``."""
     problems: list[str] = []
-    status, raw_status = _parse_enum("Status", raw.status, _STATUS_LOOKUP, TaskStatus.UNKNOWN, problems)
-    task_type, raw_type = _parse_enum("TaskType", raw.task_type, _TYPE_LOOKUP, TaskType.UNKNOWN, problems)
+    status, raw_status = parse_status(raw.status, problems)
+    task_type, raw_type = parse_type(raw.task_type, problems)
     current = _parse_count("CurrentStep", raw.current_step, problems)
     total = _parse_count("TotalSteps", raw.total_steps, problems)
     if current is not None and total is not None and current > total:

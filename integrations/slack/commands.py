@@ -429,7 +429,7 @@ def _echo(text: str, limit: int = _MAX_ECHO) -> str:
 def _task_line(record: TaskRecord, *, now: datetime) -> str:
     task = record.task
     return (
-        f"{STATUS_EMOJI[task.status]} *{escape(task.label)}* · {progress_bar(task)} · "
+        f"{STATUS_EMOJI[task.status]} *{escape(task.label)}* · {escape(progress_bar(task))} · "
         f"started {_ago(now - record.first_seen)} ago\n`{escape(task.task_id)}`"
     )
 

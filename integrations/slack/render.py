@@ -33,6 +33,7 @@ __all__ = [
     "render_stalled_warning",
     "render_task_message",
     "section",
+    "stages_done",
 ]
 
 MAX_BLOCKS = 50
@@ -77,13 +78,30 @@ def escape(text: str) -> str:
 
 
 def progress_bar(task: Task) -> str:
-    """A text bar such as ``▓▓▓▓░░░░░░ 4/10 (40%)``; without usable steps, just the status words."""
+    """A text bar such as ``▓▓▓▓░░░░░░ 4/10 (40%)``; a 2.0 operation, which has no total, as stages done.
+
+    A 2.0 operation's line carries a stage name from the API: escape the result before it goes into mrkdwn.
+    """
+    if task.generation == "2.0":
+        return stages_done(task)
     fraction = task.progress
     if fraction is None:
         return "steps unknown"
     filled = round(fraction * _BAR_WIDTH)
     bar = "▓" * filled + "░" * (_BAR_WIDTH - filled)
     return f"{bar} {task.current_step}/{task.total_steps} ({round(fraction * 100)}%)"
+
+
+def stages_done(task: Task) -> str:
+    """``3 stages done (latest: ConfigNetwork)``: honest progress where the API gives no total.
+
+    The stage name is the API's text: escape the result before it goes into mrkdwn.
+    """
+    if task.current_step is None:
+        return "stages not read yet"
+    count = task.current_step
+    latest = f" (latest: {task.stage})" if task.stage else ""
+    return f"{count} stage{'' if count == 1 else 's'} done{latest}"
 
 
 def render_task_message(
@@ -95,7 +113,7 @@ def render_task_message(
     elapsed = _duration(now - first_seen)
     fields = [
         _mrkdwn(f"*Status*\n{status}"),
-        _mrkdwn(f"*Progress*\n{progress_bar(task)}"),
+        _mrkdwn(f"*Progress*\n{escape(progress_bar(task))}"),
         _mrkdwn(f"*Elapsed*\n{elapsed}"),
         _mrkdwn(f"*Task ID*\n`{clip(escape(task.task_id), MAX_FIELD - 20)}`"),
     ]
@@ -136,11 +154,12 @@ def render_stalled_warning(
     *, task: Task, cluster_name: str, first_seen: datetime, now: datetime
 ) -> SlackMessage:
     """The one thread warning for a task stuck on a step far longer than usual."""
-    step = (
-        f"step {task.current_step}/{task.total_steps}"
-        if task.current_step is not None
-        else "its current step"
-    )
+    if task.generation == "2.0":
+        step = escape(f"{task.stage} after {stages_done(task)}") if task.stage else "its current stage"
+    elif task.current_step is not None:
+        step = f"step {task.current_step}/{task.total_steps}"
+    else:
+        step = "its current step"
     line = (
         f":rotating_light: *{escape(task.label)}* on *{escape(cluster_name)}* looks stalled: "
         f"still on {step} after {_duration(now - first_seen)}."

@@ -31,6 +31,12 @@ def _simulator(args: argparse.Namespace, rest: list[str]) -> int:
     return run_simulator_cli(rest)
 
 
+def _slack_standin(args: argparse.Namespace, rest: list[str]) -> int:
+    from integrations.slack.standin.cli import run_standin_cli
+
+    return run_standin_cli(rest)
+
+
 def _slack_app(args: argparse.Namespace, rest: list[str]) -> int:
     from worker.slack_app.cli import run_slack_app
 
@@ -69,9 +75,10 @@ def _parser() -> argparse.ArgumentParser:
         "beat": ("run the Celery beat scheduler (exactly one per deployment)", _beat),
         "simulator": ("run the built-in E-HPC simulator (flags: see 'simulator --help')", _simulator),
         "slack-app": ("serve the /ehpc slash command and buttons", _slack_app),
+        "slack-standin": ("serve a local Slack Web API and a live page of it (demo)", _slack_standin),
         "check": ("validate configuration, call ListTasks per cluster and Slack auth.test", _check),
         "poll-once": ("print the transitions one poll of CLUSTER would send; sends nothing", _poll_once),
-        "demo": ("simulator + worker + beat, notifications shown in the terminal", _demo),
+        "demo": ("simulator + worker + beat, notifications on a live page and in the terminal", _demo),
         "routes": ("routing table tools: 'routes test --cluster X --type T --status S'", _routes),
     }
     for name, (help_text, handler) in commands.items():
@@ -88,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # These hand their remaining arguments (including --help) to their own parser.
-_PASSTHROUGH = frozenset({"simulator", "slack-app", "routes"})
+_PASSTHROUGH = frozenset({"simulator", "slack-app", "slack-standin", "routes"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """``ehpc-bridge demo``: the whole product on one machine, against the built-in E-HPC simulator.
 
 It starts the simulator (realtime, a few clusters doing create / add nodes / a partial failure / a stop),
-a Slack stand-in that prints every message in the terminal (or the real Slack when ``SLACK_BOT_TOKEN`` and
+a Slack stand-in that draws every message on a live web page (http://127.0.0.1:8070/, or a free port when
+that one is taken) and prints it in the terminal (or the real Slack when ``SLACK_BOT_TOKEN`` and
 ``SLACK_CHANNEL`` are set), and a real Celery worker and beat as child processes, all sharing the Redis at
 ``REDIS_URL`` under the key prefix ``ehpc-demo``. Ctrl-C (or ``--duration``) stops everything.
 """
@@ -26,6 +27,7 @@ from integrations.ehpc.simulator import SimulatorServer
 from integrations.ehpc.simulator.scenario import default_scenario
 from integrations.ehpc.simulator.service import Simulator
 from integrations.slack.standin import SlackStandIn
+from integrations.slack.standin.cli import DEFAULT_PORT
 from worker.config.settings import Settings
 
 __all__ = ["run_demo"]
@@ -94,20 +96,27 @@ def _forget_previous_run(url: str) -> None:
 
 @contextmanager
 def _slack(settings: Settings) -> Iterator[dict[str, str]]:
-    """The real Slack when a token is set, else a stand-in printing each message in the terminal."""
+    """The real Slack when a token is set, else a stand-in drawing each message on its page and here."""
     if settings.slack_bot_token is not None:
         if not settings.slack_channel:
             raise SystemExit("SLACK_BOT_TOKEN is set: set SLACK_CHANNEL to the channel the demo may post in")
         print(f"posting to Slack channel {settings.slack_channel}")
         yield {}
         return
-    with SlackStandIn(printer=_print_message) as standin:
-        print(f"Slack stand-in on {standin.base_url} (set SLACK_BOT_TOKEN and SLACK_CHANNEL for real Slack)")
+    try:
+        standin = SlackStandIn(port=DEFAULT_PORT, printer=_print_message).start()
+    except OSError:  # another demo or stand-in holds the port: any free one will do
+        standin = SlackStandIn(printer=_print_message).start()
+    try:
+        print(f"Slack stand-in: watch the messages live at {standin.page_url}")
+        print(f"  (its Web API is {standin.base_url}; set SLACK_BOT_TOKEN and SLACK_CHANNEL for real Slack)")
         yield {
             "SLACK_BOT_TOKEN": "xoxb-demo-standin",
             "SLACK_CHANNEL": DEMO_CHANNEL,
             "SLACK_API_URL": standin.base_url,
         }
+    finally:
+        standin.stop()
 
 
 def _print_message(text: str) -> None:

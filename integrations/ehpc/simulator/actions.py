@@ -1,45 +1,28 @@
-"""The one API action the simulator serves, ListTasks, with the documented parameter rules.
+"""The 2018-04-12 action the simulator serves, ListTasks, with the documented parameter rules.
 
 ``ClusterId`` is mandatory; ``PageNumber`` 1–999 (default 1); ``PageSize`` 1–50 (default 10);
 ``Archived`` ``true``/``false`` in any letter case (default false: running tasks only); ``TaskId`` selects
 one task whatever its status (``Archived`` is then ignored; an unknown id gives ``Tasks: []``). Tasks come
 newest first; ``TotalCount`` counts every match. ``PageSize`` in the answer echoes the requested page size,
-as Alibaba Cloud's paged APIs do.
+as Alibaba Cloud's paged APIs do. A 2.0 cluster is not known to this API (``ClusterNotFound``).
+
+:data:`ACTIONS` maps ``(version, action)`` to its handler, for both API versions (the 2024-07-30 ones
+are in :mod:`~integrations.ehpc.simulator.actions2024`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
+from integrations.ehpc.simulator import actions2024
 from integrations.ehpc.simulator.errors import ApiError
 from integrations.ehpc.simulator.model import Model
+from integrations.ehpc.simulator.params import ActionHandler, boolean_param, integer_param
 
-__all__ = ["ACTIONS", "API_VERSION", "ActionHandler", "list_tasks"]
+__all__ = ["ACTIONS", "API_VERSION", "list_tasks"]
 
 API_VERSION = "2018-04-12"
-
-
-def _integer(params: Mapping[str, str], name: str, *, default: int, low: int, high: int) -> int:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError("InvalidParams", name) from None
-    if not low <= value <= high:
-        raise ApiError("InvalidParams", name)
-    return value
-
-
-def _archived(params: Mapping[str, str]) -> bool:
-    raw = params.get("Archived")
-    if raw is None:
-        return False
-    if raw.lower() not in {"true", "false"}:
-        raise ApiError("InvalidParams", "Archived")
-    return raw.lower() == "true"
 
 
 def list_tasks(model: Model, params: Mapping[str, str], *, request_id: str) -> dict[str, Any]:
@@ -47,10 +30,11 @@ def list_tasks(model: Model, params: Mapping[str, str], *, request_id: str) -> d
     cluster_id = params.get("ClusterId")
     if not cluster_id:
         raise ApiError("MissingClusterId")
-    page_number = _integer(params, "PageNumber", default=1, low=1, high=999)
-    page_size = _integer(params, "PageSize", default=10, low=1, high=50)
-    archived = _archived(params)
-    if cluster_id not in model.clusters:
+    page_number = integer_param(params, "PageNumber", default=1, low=1, high=999)
+    page_size = integer_param(params, "PageSize", default=10, low=1, high=50)
+    archived = boolean_param(params, "Archived", default=False)
+    cluster = model.clusters.get(cluster_id)
+    if cluster is None or cluster.generation != "1.0":
         raise ApiError("ClusterNotFound")
     matches = model.matching(cluster_id, archived=archived, task_id=params.get("TaskId") or None)
     start = (page_number - 1) * page_size
@@ -64,10 +48,7 @@ def list_tasks(model: Model, params: Mapping[str, str], *, request_id: str) -> d
     }
 
 
-class ActionHandler(Protocol):
-    """Answers one action: the JSON body of a 200, or :class:`ApiError`."""
-
-    def __call__(self, model: Model, params: Mapping[str, str], *, request_id: str) -> dict[str, Any]: ...
-
-
-ACTIONS: dict[str, ActionHandler] = {"ListTasks": list_tasks}
+ACTIONS: dict[tuple[str, str], ActionHandler] = {
+    (API_VERSION, "ListTasks"): list_tasks,
+    **{(actions2024.API_VERSION, name): handler for name, handler in actions2024.ACTIONS.items()},
+}

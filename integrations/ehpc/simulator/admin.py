@@ -5,10 +5,13 @@ Unsigned, JSON in and out, and kept apart from the API path ``/`` (the API never
 =========================  ================================================================================
 ``GET  /_admin/state``      clock, clusters with their tasks as on the wire, queued faults and rates
 ``GET  /_admin/requests``   the request log
-``POST /_admin/clusters``   ``{"cluster_id", "name"?}``
+``POST /_admin/clusters``   ``{"cluster_id", "name"?, "generation"?}`` (``"1.0"`` default, or ``"2.0"``)
 ``POST /_admin/tasks``      ``{"cluster_id", "task_type", "total_steps"?, "step_seconds"?, "outcome"?,
                             "nodes"?}`` → ``{"task_id"}``
 ``POST /_admin/tasks/bulk`` ``{"cluster_id", "count", "status"?}`` → ``{"task_ids"}``
+``POST /_admin/operations`` 2.0: ``{"cluster_id", "action", "stages"?, "stage_seconds"?, "outcome"?,
+                            "error"?}`` → ``{"request_id"}``
+``POST /_admin/logs/bulk``  2.0: ``{"cluster_id", "count", "status"?, "spacing"?}`` → ``{"request_ids"}``
 ``POST /_admin/clock``      ``{"advance": seconds}`` → ``{"now"}``
 ``POST /_admin/faults``     ``{"fault": {"kind", "code"?, "retry_after_ms"?, "seconds"?, "status"?},
                             "times"?}`` queues it; with ``"rate"`` instead of ``"times"`` sets a rate
@@ -52,7 +55,9 @@ def _dispatch(sim: Simulator, route: tuple[str, str], body: dict[str, Any]) -> A
         case ("GET", "requests"):
             return [asdict(record) for record in sim.requests]
         case ("POST", "clusters"):
-            sim.add_cluster(str(body["cluster_id"]), name=body.get("name"))
+            sim.add_cluster(
+                str(body["cluster_id"]), name=body.get("name"), generation=str(body.get("generation", "1.0"))
+            )
             return {"cluster_id": body["cluster_id"]}
         case ("POST", "tasks"):
             options = {k: body[k] for k in ("total_steps", "step_seconds", "outcome", "nodes") if k in body}
@@ -60,6 +65,21 @@ def _dispatch(sim: Simulator, route: tuple[str, str], body: dict[str, Any]) -> A
         case ("POST", "tasks/bulk"):
             status = str(body.get("status", "Success"))
             return {"task_ids": sim.add_tasks(str(body["cluster_id"]), int(body["count"]), status=status)}
+        case ("POST", "operations"):
+            keys = ("stage_seconds", "outcome", "error")
+            settings: dict[str, Any] = {k: body[k] for k in keys if k in body}
+            if "stages" in body:
+                settings["stages"] = tuple(str(stage) for stage in body["stages"])
+            request_id = sim.start_operation(str(body["cluster_id"]), str(body["action"]), **settings)
+            return {"request_id": request_id}
+        case ("POST", "logs/bulk"):
+            ids = sim.add_logs(
+                str(body["cluster_id"]),
+                int(body["count"]),
+                status=str(body.get("status", "Finished")),
+                spacing=float(body.get("spacing", 1.0)),
+            )
+            return {"request_ids": ids}
         case ("POST", "clock"):
             sim.advance(float(body["advance"]))
             return {"now": sim.clock.now()}

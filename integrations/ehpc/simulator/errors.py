@@ -26,6 +26,10 @@ ERRORS: dict[str, ErrorSpec] = {
     # E-HPC's own (ListTasks page)
     "InvalidParams": ErrorSpec(400, "Invalid param: %s"),
     "MissingClusterId": ErrorSpec(400, "ClusterId is mandatory for this action."),
+    # the 2024-07-30 API's required parameters (the gateway's usual Missing<Name> form)
+    "MissingFrom": ErrorSpec(400, "From is mandatory for this action."),
+    "MissingTo": ErrorSpec(400, "To is mandatory for this action."),
+    "MissingLogRequestId": ErrorSpec(400, "LogRequestId is mandatory for this action."),
     "NotEnabled": ErrorSpec(400, "You have not enabled this service"),
     "ClusterNotFound": ErrorSpec(404, "The specified cluster does not exist."),
     "DbError": ErrorSpec(406, "A database service error occurred."),

@@ -3,7 +3,9 @@
 A task is a timeline, not a mutable record: from its start time, step length and outcome, its
 ``Status`` / ``CurrentStep`` at any clock reading follow, so advancing the clock needs no bookkeeping.
 A ``Fail`` task stops at its middle step, ``Success`` and ``PartialFail`` run to ``TotalSteps``.
-Bulk-added tasks are *pinned*: their status never changes. Not thread-safe; the service holds a lock.
+Bulk-added tasks are *pinned*: their status never changes. A cluster is of generation ``1.0`` (tasks,
+ListTasks) or ``2.0`` (operations and their logs, :mod:`~integrations.ehpc.simulator.oplog`); the other
+API does not see it. Not thread-safe; the service holds a lock.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from integrations.ehpc.simulator.oplog import OpSpec, SimOperation
+
 __all__ = [
     "FINAL_STATUSES",
+    "GENERATIONS",
     "OUTCOMES",
     "Activity",
     "Clock",
@@ -28,6 +33,7 @@ __all__ = [
 ]
 
 OUTCOMES = ("Success", "Fail", "PartialFail")
+GENERATIONS = ("1.0", "2.0")
 FINAL_STATUSES = frozenset(OUTCOMES)
 _RESULT_TYPES = frozenset({"CreateCluster", "AddComputes"})
 _UID = "1609982529920000"  # the account every simulated task belongs to
@@ -135,6 +141,8 @@ class Cluster:
     name: str
     tasks: dict[str, SimTask] = field(default_factory=dict)
     compute_count: int = 0
+    generation: str = "1.0"
+    operations: dict[str, SimOperation] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,26 @@ class Operation:
         if self.total_steps < 1 or self.step_seconds <= 0 or self.nodes < 0:
             raise ValueError("total_steps must be >= 1, step_seconds > 0, nodes >= 0")
 
+    def as_2024(self) -> OpSpec:
+        """The same operation on a 2.0 cluster: the 2024 action, one stage per step, Finished or Failed."""
+        stages = tuple(f"Step{n}" for n in range(1, self.total_steps + 1))
+        return OpSpec(
+            action=_ACTIONS_2024.get(self.task_type, self.task_type),
+            outcome="Finished" if self.outcome == "Success" else "Failed",
+            stages=stages,
+            stage_seconds=self.step_seconds,
+        )
+
+
+# The 2024 API's name for what a 1.0 task type does (the activity schedule runs on both generations).
+_ACTIONS_2024 = {
+    "AddComputes": "CreateNodes",
+    "DeleteComputes": "DeleteNodes",
+    "StopComputes": "UpdateNodes",
+    "StartComputes": "UpdateNodes",
+    "ResetComputes": "UpdateNodes",
+}
+
 
 @dataclass(frozen=True)
 class Activity:
@@ -165,19 +193,67 @@ class Activity:
 class Model:
     """All clusters and tasks, ids drawn from a seeded RNG so a scenario replays identically."""
 
-    def __init__(self, *, clock: Clock, seed: int = 0, activity: Activity | None = None) -> None:
+    def __init__(
+        self, *, clock: Clock, seed: int = 0, activity: Activity | None = None, epoch: float | None = None
+    ) -> None:
         self.clock = clock
+        self.epoch = time.time() if epoch is None else epoch  # Unix seconds at virtual time 0
         self.clusters: dict[str, Cluster] = {}
         self._rng = random.Random(seed)  # noqa: S311 - determinism, not secrecy
         self._activity = activity
         self._activity_turn = 0
         self._next_activity_at = activity.every_seconds if activity else 0.0
 
-    def add_cluster(self, cluster_id: str, *, name: str | None = None) -> None:
+    def add_cluster(self, cluster_id: str, *, name: str | None = None, generation: str = "1.0") -> None:
         """Create an empty cluster; an existing id is an error."""
         if cluster_id in self.clusters:
             raise ValueError(f"cluster {cluster_id} exists already")
-        self.clusters[cluster_id] = Cluster(cluster_id=cluster_id, name=name or cluster_id)
+        if generation not in GENERATIONS:
+            raise ValueError(f"generation must be one of {GENERATIONS}, not {generation!r}")
+        self.clusters[cluster_id] = Cluster(
+            cluster_id=cluster_id, name=name or cluster_id, generation=generation
+        )
+
+    def unix(self, virtual: float) -> float:
+        """Unix seconds of a virtual time."""
+        return self.epoch + virtual
+
+    def start_operation(
+        self,
+        cluster_id: str,
+        spec: OpSpec,
+        *,
+        started_at: float | None = None,
+        pinned_status: str | None = None,
+    ) -> str:
+        """Start a 2.0 operation (now unless ``started_at`` says otherwise); returns its RequestId."""
+        cluster = self._cluster(cluster_id, generation="2.0")
+        operation = SimOperation(
+            request_id=self._uuid(),
+            cluster_id=cluster_id,
+            spec=spec,
+            started_at=self.clock.now() if started_at is None else started_at,
+            target=cluster_id,
+            pinned_status=pinned_status,
+        )
+        cluster.operations[operation.request_id] = operation
+        return operation.request_id
+
+    def add_logs(
+        self, cluster_id: str, count: int, *, status: str = "Finished", spacing: float = 1.0
+    ) -> list[str]:
+        """Add ``count`` pinned operations of one line each, the newest now, ``spacing`` seconds apart.
+
+        Returns their RequestIds, oldest first.
+        """
+        now = self.clock.now()
+        spec = OpSpec("UpdateCluster")
+        return [
+            self.start_operation(
+                cluster_id, spec, started_at=now - (count - 1 - i) * spacing, pinned_status=status
+            )
+            for i in range(count)
+        ]
 
     def start_task(
         self,
@@ -188,7 +264,7 @@ class Model:
         pinned_status: str | None = None,
     ) -> str:
         """Start ``operation`` (now unless ``started_at`` says otherwise) and return its TaskId."""
-        cluster = self._cluster(cluster_id)
+        cluster = self._cluster(cluster_id, generation="1.0")
         instances = tuple(self._instances(cluster, operation.task_type, operation.nodes))
         failing = {"Fail": len(instances), "PartialFail": max(1, len(instances) // 2)}.get(
             operation.outcome, 0
@@ -222,7 +298,7 @@ class Model:
     def matching(self, cluster_id: str, *, archived: bool, task_id: str | None) -> list[SimTask]:
         """Tasks a ListTasks query selects, newest first (start time, then TaskId)."""
         self.catch_up()
-        cluster = self._cluster(cluster_id)
+        cluster = self._cluster(cluster_id, generation="1.0")
         now = self.clock.now()
         if task_id is not None:
             found = cluster.tasks.get(task_id)
@@ -239,15 +315,20 @@ class Model:
             op = activity.operations[self._activity_turn % len(activity.operations)]
             ids = list(self.clusters)
             cluster_id = ids[self._activity_turn % len(ids)]
-            self.start_task(cluster_id, op, started_at=self._next_activity_at)
+            if self.clusters[cluster_id].generation == "2.0":
+                self.start_operation(cluster_id, op.as_2024(), started_at=self._next_activity_at)
+            else:
+                self.start_task(cluster_id, op, started_at=self._next_activity_at)
             self._activity_turn += 1
             self._next_activity_at += activity.every_seconds
 
-    def _cluster(self, cluster_id: str) -> Cluster:
-        try:
-            return self.clusters[cluster_id]
-        except KeyError:
-            raise KeyError(f"no cluster {cluster_id}") from None
+    def _cluster(self, cluster_id: str, *, generation: str) -> Cluster:
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:
+            raise KeyError(f"no cluster {cluster_id}")
+        if cluster.generation != generation:
+            raise ValueError(f"cluster {cluster_id} is E-HPC {cluster.generation}, not {generation}")
+        return cluster
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4)).upper()

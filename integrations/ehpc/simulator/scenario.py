@@ -14,13 +14,22 @@ A scenario file is JSON or YAML (chosen by the ``.json`` / ``.yaml`` / ``.yml`` 
             nodes: 4                   # instances involved (default 2)
           - type: AddComputes
             status: Processing         # pinned: this task never moves (any string, even unknown)
+      - id: ehpc-hz-next0001
+        generation: "2.0"              # E-HPC 2.0: served by the 2024-07-30 API (operation logs) only
+        operations:
+          - action: CreateNodes        # any action name
+            outcome: Failed            # Finished | Failed (default Finished)
+            stages: 6                  # a count, or a list of stage names (default: five named ones)
+            stage_seconds: 20          # virtual seconds per stage (default 10)
+            start: -30                 # virtual start time, seconds from now
     activity:                          # optional: a new operation every N virtual seconds
       every_seconds: 90
       operations:                      # started in turn, cycling over the clusters
         - {type: AddComputes, outcome: PartialFail, steps: 6, step_seconds: 10, nodes: 3}
 
 A task whose ``start`` plus ``steps × step_seconds`` lies in the past is already finished; one that
-straddles zero is running. :func:`default_scenario` is the built-in demo.
+straddles zero is running. On a 2.0 cluster the activity starts each operation as its 2024 counterpart
+(AddComputes → CreateNodes, one stage per step). :func:`default_scenario` is the built-in demo.
 """
 
 from __future__ import annotations
@@ -30,11 +39,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from integrations.ehpc.simulator.model import Activity, Model, Operation
+from integrations.ehpc.simulator.oplog import DEFAULT_STAGES, OpSpec
 
-__all__ = ["ActivitySpec", "ClusterSpec", "Scenario", "TaskSpec", "default_scenario", "load_scenario"]
+__all__ = [
+    "ActivitySpec",
+    "ClusterSpec",
+    "OperationSpec",
+    "Scenario",
+    "TaskSpec",
+    "default_scenario",
+    "load_scenario",
+]
 
 
 class _Spec(BaseModel):
@@ -63,12 +81,41 @@ class TaskSpec(_Spec):
         )
 
 
+class OperationSpec(_Spec):
+    """One operation of a 2.0 scenario cluster."""
+
+    action: str = Field(min_length=1)
+    outcome: Literal["Finished", "Failed"] = "Finished"
+    stages: int | list[str] = Field(default=list(DEFAULT_STAGES))
+    stage_seconds: float = Field(default=10.0, gt=0)
+    start: float = 0.0
+
+    def as_spec(self) -> OpSpec:
+        """The model's form."""
+        names = (
+            tuple(f"Stage{n}" for n in range(1, self.stages + 1))
+            if isinstance(self.stages, int)
+            else tuple(self.stages)
+        )
+        return OpSpec(self.action, outcome=self.outcome, stages=names, stage_seconds=self.stage_seconds)
+
+
 class ClusterSpec(_Spec):
-    """A cluster and its initial tasks."""
+    """A cluster and its initial tasks (1.0) or operations (2.0)."""
 
     cluster_id: str = Field(alias="id", min_length=1)
     name: str | None = None
+    generation: Literal["1.0", "2.0"] = "1.0"
     tasks: list[TaskSpec] = Field(default_factory=list)
+    operations: list[OperationSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ClusterSpec:
+        if self.generation == "1.0" and self.operations:
+            raise ValueError("operations belong to 2.0 clusters; a 1.0 cluster has tasks")
+        if self.generation == "2.0" and self.tasks:
+            raise ValueError("tasks belong to 1.0 clusters; a 2.0 cluster has operations")
+        return self
 
 
 class ActivitySpec(_Spec):
@@ -98,7 +145,11 @@ class Scenario(_Spec):
         """Create the clusters and tasks in ``model``."""
         now = model.clock.now()
         for cluster in self.clusters:
-            model.add_cluster(cluster.cluster_id, name=cluster.name)
+            model.add_cluster(cluster.cluster_id, name=cluster.name, generation=cluster.generation)
+            for operation in cluster.operations:
+                model.start_operation(
+                    cluster.cluster_id, operation.as_spec(), started_at=now + operation.start
+                )
             for task in cluster.tasks:
                 model.start_task(
                     cluster.cluster_id,

@@ -14,16 +14,22 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from integrations.ehpc.simulator.actions import ACTIONS, API_VERSION, ActionHandler
+from integrations.ehpc.simulator.actions import ACTIONS
 from integrations.ehpc.simulator.auth import Authenticator, IncomingRequest
 from integrations.ehpc.simulator.errors import ApiError, error_body, new_request_id
 from integrations.ehpc.simulator.faults import Fault, FaultKind, FaultPlan
 from integrations.ehpc.simulator.model import Clock, Model, Operation
+from integrations.ehpc.simulator.oplog import DEFAULT_STAGES, OpSpec
+from integrations.ehpc.simulator.params import ActionHandler
 from integrations.ehpc.simulator.scenario import Scenario
 
 __all__ = ["Answer", "RequestRecord", "Simulator", "error_answer"]
 
 _JSON = "application/json;charset=utf-8"
+_VERSIONS = frozenset(version for version, _ in ACTIONS)
+_ACTION_NAMES = frozenset(name for _, name in ACTIONS)
+# The list a body-spoiling fault works on, by the answer that carries it.
+_LIST_KEYS = ("Tasks", "Logs", "LogDetail", "Clusters")
 _LOG_LIMIT = 10_000
 _HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -60,10 +66,19 @@ class Simulator:
     """The stand-in E-HPC; thread-safe, shared by the HTTP server's handler threads."""
 
     def __init__(
-        self, *, scenario: Scenario | None = None, realtime: bool = False, speed: float = 1.0, seed: int = 0
+        self,
+        *,
+        scenario: Scenario | None = None,
+        realtime: bool = False,
+        speed: float = 1.0,
+        seed: int = 0,
+        epoch: float | None = None,
     ) -> None:
+        """``epoch``: the Unix time of virtual time 0 (default: now), for the 2024 API's Unix windows."""
         self.clock = Clock(realtime=realtime, speed=speed)
-        self._model = Model(clock=self.clock, seed=seed, activity=scenario.activity if scenario else None)
+        self._model = Model(
+            clock=self.clock, seed=seed, activity=scenario.activity if scenario else None, epoch=epoch
+        )
         self._faults = FaultPlan(seed=seed)
         self._lock = threading.RLock()
         self._log: deque[RequestRecord] = deque(maxlen=_LOG_LIMIT)
@@ -71,10 +86,10 @@ class Simulator:
             scenario.apply(self._model)
 
     # -- model ---------------------------------------------------------------------------------------
-    def add_cluster(self, cluster_id: str, *, name: str | None = None) -> None:
-        """Create an empty cluster."""
+    def add_cluster(self, cluster_id: str, *, name: str | None = None, generation: str = "1.0") -> None:
+        """Create an empty cluster; ``generation="2.0"`` serves it through the 2024-07-30 API only."""
         with self._lock:
-            self._model.add_cluster(cluster_id, name=name)
+            self._model.add_cluster(cluster_id, name=name, generation=generation)
 
     def start_task(
         self,
@@ -102,6 +117,37 @@ class Simulator:
         with self._lock:
             return self._model.add_tasks(cluster_id, count, status=status)
 
+    def start_operation(
+        self,
+        cluster_id: str,
+        action: str,
+        *,
+        stages: tuple[str, ...] = DEFAULT_STAGES,
+        stage_seconds: float = 10.0,
+        outcome: str = "Finished",
+        error: str | None = None,
+    ) -> str:
+        """Start a 2.0 operation now, one stage per ``stage_seconds`` virtual seconds; returns its RequestId.
+
+        ``outcome="Failed"`` fails in the middle stage with ``error`` (a default one when None).
+        """
+        extra = {"error": error} if error is not None else {}
+        spec = OpSpec(action, outcome=outcome, stages=stages, stage_seconds=stage_seconds, **extra)
+        with self._lock:
+            return self._model.start_operation(cluster_id, spec)
+
+    def add_logs(
+        self, cluster_id: str, count: int, *, status: str = "Finished", spacing: float = 1.0
+    ) -> list[str]:
+        """Add ``count`` one-line 2.0 operations, the newest now and ``spacing`` s apart; oldest first."""
+        with self._lock:
+            return self._model.add_logs(cluster_id, count, status=status, spacing=spacing)
+
+    def unix_now(self) -> float:
+        """The virtual clock as Unix seconds: what a client of the 2024 API takes as "now"."""
+        with self._lock:
+            return self._model.unix(self.clock.now())
+
     def advance(self, seconds: float) -> None:
         """Move the virtual clock forward."""
         with self._lock:
@@ -124,7 +170,13 @@ class Simulator:
                     {
                         "cluster_id": c.cluster_id,
                         "name": c.name,
+                        "generation": c.generation,
                         "tasks": [t.to_wire(now) for t in c.tasks.values()],
+                        "logs": [
+                            op.to_wire(line, epoch=self._model.epoch)
+                            for op in c.operations.values()
+                            for line in op.lines(now)
+                        ],
                     }
                     for c in self._model.clusters.values()
                 ],
@@ -167,11 +219,13 @@ class Simulator:
         try:
             verified = authenticator.verify(request)
             action, params, style = verified.action, verified.params, verified.style
-            handler = ACTIONS.get(verified.action)
+            if verified.action not in _ACTION_NAMES:
+                raise ApiError("InvalidAction.NotFound")
+            if verified.version not in _VERSIONS:
+                raise ApiError("InvalidVersion")
+            handler = ACTIONS.get((verified.version, verified.action))
             if handler is None:
                 raise ApiError("InvalidAction.NotFound")
-            if verified.version != API_VERSION:
-                raise ApiError("InvalidVersion")
             fault = self._faults.next()
             answer = self._answer(handler, fault, request_id=request_id, params=params)
         except ApiError as error:
@@ -228,13 +282,16 @@ def error_answer(
 
 
 def _spoil(body: dict[str, Any], fault: Fault) -> dict[str, Any]:
-    """Apply a body-changing fault to a ListTasks answer."""
+    """Apply a body-changing fault to an answer's list (``Tasks``, ``Logs`` …)."""
+    key = next((name for name in _LIST_KEYS if name in body), None)
+    if key is None:
+        return body
     if fault.kind is FaultKind.BAD_SHAPE:
         # an older, XML-flavoured shape: the SDK iterates the dict's keys and gives up (body None)
-        return {**body, "Tasks": {"TaskInfo": body["Tasks"]}}
-    tasks = body["Tasks"]
-    if fault.kind is FaultKind.MALFORMED_JSON:
-        tasks = [{**t, "Result": '{"Instances":[{"InstanceId":', "Errors": "[{'Code': oops"} for t in tasks]
-    elif fault.kind is FaultKind.UNKNOWN_STATUS:
-        tasks = [{**t, "Status": fault.status} for t in tasks]
-    return {**body, "Tasks": tasks}
+        return {**body, key: {"Item": body[key]}}
+    items = body[key]
+    if fault.kind is FaultKind.MALFORMED_JSON and key == "Tasks":  # only ListTasks carries JSON strings
+        items = [{**t, "Result": '{"Instances":[{"InstanceId":', "Errors": "[{'Code': oops"} for t in items]
+    elif fault.kind is FaultKind.UNKNOWN_STATUS and key in ("Tasks", "Logs"):
+        items = [{**t, "Status": fault.status} for t in items]
+    return {**body, key: items}

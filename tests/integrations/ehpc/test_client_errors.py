@@ -26,6 +26,9 @@ R, P = RetryableEhpcError, PermanentEhpcError
 EXPECTED: dict[str, type[EhpcError]] = {
     "InvalidParams": P,
     "MissingClusterId": P,
+    "MissingFrom": P,
+    "MissingTo": P,
+    "MissingLogRequestId": P,
     "NotEnabled": P,
     "ClusterNotFound": P,
     "DbError": R,

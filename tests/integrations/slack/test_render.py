@@ -79,6 +79,42 @@ def test_progress_bar_without_steps_says_so() -> None:
     assert progress_bar(make_task(current_step=None)) == "steps unknown"
 
 
+@pytest.mark.parametrize(
+    ("step", "stage", "shown"),
+    [
+        (None, None, "stages not read yet"),
+        (0, None, "0 stages done"),
+        (1, "ConfigNetwork", "1 stage done (latest: ConfigNetwork)"),
+        (3, "StartNodes", "3 stages done (latest: StartNodes)"),
+    ],
+)
+def test_a_2_0_operation_shows_stages_done_without_inventing_a_total(
+    step: int | None, stage: str | None, shown: str
+) -> None:
+    task = make_task(generation="2.0", current_step=step, total_steps=None, stage=stage)
+
+    message = render_task_message(task=task, cluster_name="next", first_seen=START, now=START)
+
+    assert progress_bar(task) == shown
+    assert shown in message.text
+    assert "%" not in all_text(message)
+    assert_within_limits(message)
+
+
+def test_a_2_0_stage_name_is_escaped_and_the_stall_warning_names_it() -> None:
+    task = make_task(generation="2.0", current_step=2, total_steps=None, stage=PING)
+
+    parent = render_task_message(task=task, cluster_name="next", first_seen=START, now=START)
+    stalled = render_stalled_warning(
+        task=task, cluster_name="next", first_seen=START, now=START + timedelta(hours=2)
+    )
+
+    for message in (parent, stalled):
+        assert "<!channel>" not in all_text(message)
+    assert "2 stages done" in stalled.text
+    assert "/None" not in stalled.text
+
+
 def test_api_text_is_escaped_so_it_cannot_ping() -> None:
     task = make_task(
         status=TaskStatus.FAIL,

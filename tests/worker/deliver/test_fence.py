@@ -1,4 +1,4 @@
-"""Fenced delivery leases on the real Redis: a delivery that lost its lease can't write, a long send renews."""
+"""Fenced delivery leases on the real Redis: a delivery that lost its lease can't write; long sends renew."""
 
 from __future__ import annotations
 

@@ -22,6 +22,12 @@ History is paged as Slack pages it: newest first, ``limit`` (default 100, at mos
 
 Methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.history``,
 ``conversations.replies``. Anything else answers ``unknown_method``.
+
+Beside the API (under ``/api/``) it serves ``/healthz`` and a web page of its channels at ``/``
+(:mod:`integrations.slack.standin.page`), kept live over server-sent events with a long-polling fallback.
+Every stored message carries the revision of its last change, so a page asks "what changed after revision
+N" and gets each changed message once, whatever it missed meanwhile. A channel keeps its newest
+``max_messages`` top-level messages (with their threads); older ones are forgotten.
 """
 
 from __future__ import annotations
@@ -29,26 +35,36 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import secrets
 import select
 import socket
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["RecordedRequest", "SlackStandIn", "StoredMessage", "format_message"]
+from integrations.slack.standin import page
+from integrations.slack.standin.emoji import draw_emoji
+from integrations.slack.standin.mrkdwn import slack_unescape
+
+__all__ = ["Changes", "RecordedRequest", "SlackStandIn", "StoredMessage", "format_message"]
 
 _MAX_BLOCKS = 50
 _MAX_TEXT = 40000
 _BOT_USER = "U0STANDIN"
 _BOT_ID = "B0STANDIN"
 _JSON_FIELDS = ("blocks", "metadata", "attachments")  # JSON-encoded strings in form bodies
+_MAX_TOMBSTONES = 10_000  # deletions remembered for pages that are behind
+_KEEPALIVE = 15.0  # seconds between comments on an idle event stream (proxies drop silent ones)
+_MAX_WAIT = 25  # longest long-poll of /page/changes, seconds
+_API_PATH = "/api/"
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,7 @@ class StoredMessage:
     metadata: dict[str, Any] | None = None
     thread_ts: str | None = None
     edits: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+    revision: int = 0  # the stand-in's change counter when this message last changed
 
     def to_api(self, *, replies: int = 0, with_metadata: bool = True) -> dict[str, Any]:
         """The message object as Slack returns it in API responses."""
@@ -107,6 +124,19 @@ _HISTORY_SCOPES = "channels:history,groups:history"
 _POSTING_SCOPES = "chat:write,chat:write.public"
 # How long a late answer waits for the client to give up before it is sent anyway.
 _LATE_LIMIT = 120.0
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed after a revision: copies of the changed messages and the (channel, ts) deleted.
+
+    ``complete`` is false when deletions older than what is still remembered were missed: start over.
+    """
+
+    revision: int
+    messages: list[StoredMessage]
+    deleted: list[tuple[str, str]]
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -158,11 +188,14 @@ class SlackStandIn:
         port: int = 0,
         printer: Callable[[str], None] | None = None,
         channels: Iterable[str] | None = None,
+        max_messages: int = 1000,
     ) -> None:
         self._address = (host, port)
         self._printer = printer
         self._channels = None if channels is None else frozenset(channels)
+        self._max_messages = max_messages
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._messages: dict[str, list[StoredMessage]] = {}
         self._requests: list[RecordedRequest] = []
         self._behaviours: list[_Behaviour] = []
@@ -170,6 +203,12 @@ class SlackStandIn:
         self._stored_hooks: list[Callable[[StoredMessage], None]] = []
         self._last_ts = 0.0
         self._last_stored: StoredMessage | None = None
+        self._revision = 0
+        self._tombstones: deque[tuple[int, str, str]] = deque()
+        self._forgotten = 0  # the newest revision whose tombstone was dropped
+        self._closing = False
+        # Tells a page that the stand-in it talks to was restarted (revisions start again from 0).
+        self.instance = secrets.token_hex(8)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -179,6 +218,8 @@ class SlackStandIn:
         """Bind and serve in a background thread (port 0 picks a free port)."""
         server = ThreadingHTTPServer(self._address, _handler_for(self))
         server.daemon_threads = True
+        with self._lock:
+            self._closing = False
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-standin", daemon=True
@@ -187,7 +228,10 @@ class SlackStandIn:
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving and release the port (open event streams end)."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -211,6 +255,11 @@ class SlackStandIn:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/api/"
 
+    @property
+    def page_url(self) -> str:
+        """The web page of the channels, e.g. ``http://127.0.0.1:PORT/``."""
+        return self.base_url.removesuffix("api/")
+
     # inspection and scenarios
 
     def messages(self, channel: str) -> list[StoredMessage]:
@@ -223,6 +272,31 @@ class SlackStandIn:
         with self._lock:
             return [m for m in self._messages.get(channel, []) if m.thread_ts == ts]
 
+    def channels(self) -> list[str]:
+        """Channels that have received a message, in the order they first did."""
+        with self._lock:
+            return list(self._messages)
+
+    def revision(self) -> int:
+        """The change counter: it grows by one with every post, edit and deletion."""
+        with self._lock:
+            return self._revision
+
+    @property
+    def closing(self) -> bool:
+        """True once :meth:`stop` was called: open event streams end."""
+        with self._lock:
+            return self._closing
+
+    def wait_for_changes(self, *, after: int, timeout: float) -> Changes:
+        """Block up to ``timeout`` seconds until something changes after revision ``after``; say what."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._revision > after or self._closing, timeout)
+            changed = [replace(m) for stored in self._messages.values() for m in stored if m.revision > after]
+            deleted = [(channel, ts) for revision, channel, ts in self._tombstones if revision > after]
+            complete = after >= self._forgotten or after == 0
+            return Changes(self._revision, sorted(changed, key=lambda m: m.revision), deleted, complete)
+
     def requests(self) -> list[RecordedRequest]:
         """Every request received so far, in arrival order."""
         with self._lock:
@@ -231,8 +305,7 @@ class SlackStandIn:
     def delete(self, channel: str, ts: str) -> None:
         """Delete a message (and its thread) as a person in the channel could."""
         with self._lock:
-            kept = [m for m in self._messages.get(channel, []) if ts not in (m.ts, m.thread_ts)]
-            self._messages[channel] = kept
+            self._forget(channel, {ts})
 
     def fail_next(
         self,
@@ -337,6 +410,26 @@ class SlackStandIn:
             raise _ApiError("channel_not_found")
         return self._messages.setdefault(str(channel), [])
 
+    def _touch(self, message: StoredMessage) -> None:
+        """Give ``message`` the next revision and wake the pages waiting for it (the lock is held)."""
+        self._revision += 1
+        message.revision = self._revision
+        self._changed.notify_all()
+
+    def _forget(self, channel: str, parents: set[str]) -> None:
+        """Delete the messages ``parents`` of ``channel`` with their threads, leaving tombstones."""
+        stored = self._messages.get(channel, [])
+        gone = [m for m in stored if m.ts in parents or m.thread_ts in parents]
+        if not gone:
+            return
+        gone_ts = {m.ts for m in gone}
+        self._messages[channel] = [m for m in stored if m.ts not in gone_ts]
+        self._revision += 1
+        self._tombstones.extend((self._revision, channel, m.ts) for m in gone)
+        while len(self._tombstones) > _MAX_TOMBSTONES:
+            self._forgotten = self._tombstones.popleft()[0]
+        self._changed.notify_all()
+
     def _next_ts(self) -> str:
         self._last_ts = max(time.time(), self._last_ts + 0.000001)
         return f"{self._last_ts:.6f}"
@@ -361,6 +454,10 @@ class SlackStandIn:
         message = StoredMessage(str(params["channel"]), self._next_ts(), text, blocks, metadata, thread_ts)
         stored.append(message)
         self._last_stored = message
+        self._touch(message)
+        top = [m.ts for m in stored if m.thread_ts is None]
+        if len(top) > self._max_messages:
+            self._forget(message.channel, set(top[: len(top) - self._max_messages]))
         self._print(message, "reply" if thread_ts else "new")
         return {"channel": message.channel, "ts": message.ts, "message": message.to_api()}
 
@@ -376,6 +473,7 @@ class SlackStandIn:
         if isinstance(params.get("metadata"), dict):
             message.metadata = params["metadata"]
         self._last_stored = message
+        self._touch(message)
         self._print(message, "edit")
         return {
             "channel": message.channel,
@@ -448,23 +546,9 @@ def format_message(message: StoredMessage, *, action: str) -> str:
     return "\n".join("  " + line.replace("\n", "\n  ") for line in lines)
 
 
-# The emoji codes ehpc-bridge's messages use, drawn as the terminal can show them.
-_EMOJI = {
-    ":hourglass_flowing_sand:": "⏳",
-    ":white_check_mark:": "✅",
-    ":x:": "❌",
-    ":warning:": "⚠️",
-    ":grey_question:": "❔",
-    ":rotating_light:": "🚨",
-    ":no_entry:": "⛔",
-}
-
-
 def _unescape(text: str) -> str:
     """Slack's mrkdwn as a terminal would show it: entities decoded, emoji codes drawn."""
-    for code, glyph in _EMOJI.items():
-        text = text.replace(code, glyph)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return draw_emoji(slack_unescape(text))
 
 
 def _window(params: dict[str, Any]) -> Callable[[float], bool]:
@@ -548,6 +632,12 @@ def _parse_params(content_type: str, body: bytes, query: str) -> dict[str, Any]:
     return params
 
 
+def _number(query: dict[str, list[str]], name: str) -> int:
+    """A non-negative integer query parameter (0 when absent or not a number)."""
+    value = query.get(name, ["0"])[-1]
+    return int(value) if value.isdigit() else 0
+
+
 def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -564,6 +654,9 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             url = urlsplit(self.path)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.command == "GET" and not url.path.startswith("/api/"):
+                self._serve_page(url.path, parse_qs(url.query))
+                return
             request = RecordedRequest(self.command, url.path, url.query, dict(self.headers.items()), body)
             standin._record(request)
             auth = self.headers.get("Authorization", "")
@@ -596,7 +689,62 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
 
-        def _send(self, status: int, payload: dict[str, Any], *, retry_after: int | None) -> None:
+        def _serve_page(self, path: str, query: dict[str, list[str]]) -> None:
+            """The web page, its assets, its live updates and ``/healthz``; never recorded as API calls."""
+            after = _number(query, "after")
+            if path == "/healthz":
+                self._send(HTTPStatus.OK, {"ok": True, "revision": standin.revision()}, retry_after=None)
+            elif path == "/":
+                snapshot = standin.wait_for_changes(after=0, timeout=0)
+                document = page.render_page(snapshot=snapshot, instance=standin.instance, api_url=_API_PATH)
+                self._reply(HTTPStatus.OK, "text/html; charset=utf-8", document.encode())
+            elif path == "/page/changes":
+                wait = min(max(_number(query, "wait"), 0), _MAX_WAIT)
+                changes = standin.wait_for_changes(after=after, timeout=wait)
+                self._send(HTTPStatus.OK, page.changes_document(changes, instance=standin.instance), None)
+            elif path == "/page/stream":
+                self._stream(after)
+            elif (asset := page.asset(path.removeprefix("/static/"))) and path.startswith("/static/"):
+                self._reply(HTTPStatus.OK, *asset)
+            else:
+                self._reply(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n")
+
+        def _stream(self, after: int) -> None:
+            """Server-sent events: a ``hello``, then one ``changes`` event per batch, comments when idle."""
+            resumed = self.headers.get("Last-Event-ID", "")
+            after = int(resumed) if resumed.isdigit() else after
+            self.close_connection = True
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("X-Accel-Buffering", "no")  # nginx: pass events through unbuffered
+            self.send_header("Connection", "close")
+            self.end_headers()
+            hello = {"instance": standin.instance, "revision": standin.revision()}
+            try:
+                self.wfile.write(f"retry: 2000\nevent: hello\ndata: {json.dumps(hello)}\n\n".encode())
+                self.wfile.flush()
+                while not standin.closing:
+                    changes = standin.wait_for_changes(after=after, timeout=_KEEPALIVE)
+                    if changes.revision > after or not changes.complete:
+                        data = json.dumps(page.changes_document(changes, instance=standin.instance))
+                        self.wfile.write(f"id: {changes.revision}\nevent: changes\ndata: {data}\n\n".encode())
+                        after = changes.revision
+                    else:
+                        self.wfile.write(b": keepalive\n\n")
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the page was closed
+
+        def _reply(self, status: int, content_type: str, data: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _send(self, status: int, payload: dict[str, Any], retry_after: int | None) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
