@@ -34,6 +34,7 @@ from worker.detect.diff import ClusterRef, TaskState
 from worker.ops import metrics
 from worker.routing import route
 from worker.slack_app.lookup import Lookup
+from worker.store.epoch import Epoch
 from worker.store.keys import Keys
 
 __all__ = ["Runtime", "runtime"]
@@ -56,6 +57,7 @@ class Runtime:
     mutes: Mutes = field(init=False)
     budget: ChannelBudget = field(init=False)
     digests: DigestQueue = field(init=False)
+    epoch: Epoch = field(init=False)
     session: requests.Session = field(init=False)
     _ehpc: dict[str, EhpcClient] = field(init=False, default_factory=dict)
     _notifiers: dict[tuple[str, str], Notifier] = field(init=False, default_factory=dict)
@@ -77,6 +79,7 @@ class Runtime:
             client=self.redis, keys=self.keys, rate=self.settings.slack_rate, burst=self.settings.slack_burst
         )
         self.digests = DigestQueue(client=self.redis, keys=self.keys)
+        self.epoch = Epoch(client=self.redis, keys=self.keys)
         self.session = new_session()
 
     @classmethod
@@ -138,22 +141,25 @@ class Runtime:
             self._notifiers[(target_name, scope)] = self._build(target, scope)
         return self._notifiers[(target_name, scope)]
 
-    def _message_refs(self, target_name: str) -> RedisMessageRefs:
+    def message_refs(self, target_name: str) -> RedisMessageRefs:
+        """Where the Slack target ``target_name`` keeps each task's message (channel, ts, sequence)."""
         return RedisMessageRefs(
-            client=self.redis, key_for=partial(self.keys.slack_message, destination=target_name)
+            client=self.redis,
+            key_for=partial(self.keys.slack_message, destination=target_name),
+            suspect_since=lambda now: self.epoch.suspect_since(now=now),
         )
 
     def _thread_links(self) -> SlackThreadLinks | None:
         """Links to the first Slack target's task messages, for vendors that link back."""
         slack = next((name for name, target in self.targets.items() if isinstance(target, SlackTarget)), None)
-        return None if slack is None else SlackThreadLinks(refs=self._message_refs(slack))
+        return None if slack is None else SlackThreadLinks(refs=self.message_refs(slack))
 
     def _build(self, target: TargetConfig, channel: str) -> Notifier:
         if isinstance(target, SlackTarget):
             token = self.settings.slack_bot_token
             if token is None:
                 raise LookupError("SLACK_BOT_TOKEN is not set")
-            refs = self._message_refs(target.name)
+            refs = self.message_refs(target.name)
             return SlackNotifier(
                 token=token.get_secret_value(),
                 channel=channel,

@@ -61,8 +61,10 @@ from integrations.slack.render import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "ChannelRecord",
     "MessageRef",
     "MessageRefStore",
+    "PostedTask",
     "SlackNotifier",
 ]
 
@@ -71,6 +73,7 @@ DESTINATION = "slack"
 PARENT_EVENT = "ehpc_task"
 REPLY_EVENT = "ehpc_task_reply"
 DIGEST_EVENT = "ehpc_digest"
+REBUILT_EVENT = "ehpc_state_rebuilt"
 _PARENT_ATTEMPT = "parent"
 # Slack answers these with HTTP 200 and ok=false, yet trying later can succeed.
 _TRANSIENT_ERRORS = frozenset(
@@ -93,6 +96,29 @@ class MessageRef:
     channel: str
     ts: str
     sequence: int
+
+
+@dataclass(frozen=True)
+class PostedTask:
+    """A task's parent message found in the channel, as its metadata describes the task it shows."""
+
+    task_key: str
+    ts: str
+    sequence: int
+    status: str
+    step: int
+    total: int
+    first_seen: datetime | None
+    final: bool
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    """What a channel's history says (:meth:`SlackNotifier.read_channel`): the newest message of each task,
+    and whether a "state rebuilt" notice is newer than all of them (then it need not be posted again)."""
+
+    tasks: list[PostedTask]
+    noticed: bool
 
 
 class MessageRefStore(Protocol):
@@ -144,6 +170,11 @@ class SlackNotifier:
         self._on_history_refused = on_history_refused
         self._before_call = before_call
 
+    @property
+    def channel(self) -> str:
+        """The channel this notifier posts to."""
+        return self._channel
+
     def check(self) -> str:
         """Call ``auth.test`` (https://api.slack.com/methods/auth.test); returns ``team / bot user``."""
         answer = self._call("auth.test", self._client.auth_test)
@@ -177,7 +208,8 @@ class SlackNotifier:
         if ref is None and delivered is not None:
             return  # announced in a digest and there is no parent message to bring up to date
         ref = self._show_parent(transition, ref)
-        if delivered is not None or ref.sequence > transition.sequence:
+        superseded = ref.sequence > transition.sequence and transition.kind is not TransitionKind.FINISHED
+        if delivered is not None or superseded:
             return
         if transition.kind is TransitionKind.FINISHED:
             reply = render_final_reply(task=transition.task, cluster_name=transition.cluster_name)
@@ -191,6 +223,35 @@ class SlackNotifier:
         else:
             return
         self._reply(transition, ref, reply)
+
+    def read_channel(self, *, oldest: datetime, max_pages: int = _MAX_HISTORY_PAGES) -> ChannelRecord:
+        """Every task message of the channel since ``oldest``, from its metadata (the backup of record).
+
+        Follows ``cursor`` pages, newest first, at most ``max_pages`` of 200. Raises
+        :class:`PermanentDeliveryError` when the bot may not read the history, ``RetryableDeliveryError``
+        on 429/5xx.
+        """
+        tasks: dict[str, PostedTask] = {}
+        noticed, newest_task = False, True
+        for message in self._pages(
+            "conversations.history",
+            lambda cursor: self._client.conversations_history(
+                channel=self._channel,
+                limit=self._history_limit,
+                include_all_metadata=True,
+                oldest=f"{oldest.timestamp():.6f}",
+                cursor=cursor,
+            ),
+            max_pages=max_pages,
+        ):
+            event = (message.get("metadata") or {}).get("event_type")
+            payload = _payload(message)
+            if event == REBUILT_EVENT and newest_task:
+                noticed = True
+            elif event == PARENT_EVENT and isinstance(payload.get("task_key"), str):
+                newest_task = False
+                tasks.setdefault(payload["task_key"], _posted_task(str(message["ts"]), payload))
+        return ChannelRecord(tasks=list(tasks.values()), noticed=noticed)
 
     def post(self, message: SlackMessage, *, event_type: str, key: str) -> str:
         """Post a standalone ``message`` (an API problem, a mute summary) in the channel; returns its ts."""
@@ -232,6 +293,7 @@ class SlackNotifier:
         metadata = _metadata(
             PARENT_EVENT, task_key=key, fingerprint=transition.fingerprint, sequence=transition.sequence
         )
+        metadata["event_payload"] |= _task_facts(transition)
         if ref is None:
             ts, adopted = self._post_once(
                 key,
@@ -249,7 +311,9 @@ class SlackNotifier:
             logger.info("adopted the message of task %s posted by an earlier attempt (ts %s)", key, ts)
             ref = MessageRef(channel=self._channel, ts=ts, sequence=adopted)
             self._refs.put(key, ref)
-        if transition.sequence < ref.sequence:
+        # A FINISHED is never superseded: after a rollback it may come again with a lower sequence than the
+        # message shows (renumbered), and the end must still be shown.
+        if transition.sequence < ref.sequence and transition.kind is not TransitionKind.FINISHED:
             logger.info(
                 "task %s: message shows sequence %d, not going back to %d",
                 key,
@@ -377,19 +441,23 @@ class SlackNotifier:
                 return str(message["ts"]), int(payload.get("sequence") or 0)
         return None
 
-    def _pages(self, method: str, read: Callable[[str | None], SlackResponse]) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self,
+        method: str,
+        read: Callable[[str | None], SlackResponse],
+        *,
+        max_pages: int = _MAX_HISTORY_PAGES,
+    ) -> Iterator[dict[str, Any]]:
         """Every message of a paged read, following ``response_metadata.next_cursor`` (bounded)."""
         cursor: str | None = None
-        for _ in range(_MAX_HISTORY_PAGES):
+        for _ in range(max_pages):
             page = self._call(method, partial(read, cursor))
             yield from page.get("messages") or []
             metadata = page.get("response_metadata")
             cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
             if not cursor:
                 return
-        logger.warning(
-            "%s: gave up after %d pages; treating the message as not found", method, _MAX_HISTORY_PAGES
-        )
+        logger.warning("%s: stopped after %d pages; older messages were not read", method, max_pages)
 
     def _post(
         self, message: SlackMessage, *, channel: str, metadata: dict[str, Any], thread_ts: str | None = None
@@ -498,6 +566,34 @@ def _retry_after(headers: dict[str, Any]) -> float | None:
 def _metadata(event_type: str, *, task_key: str, fingerprint: str, sequence: int) -> dict[str, Any]:
     payload = {"task_key": task_key, "fingerprint": fingerprint, "sequence": sequence}
     return {"event_type": event_type, "event_payload": payload}
+
+
+def _posted_task(ts: str, payload: dict[str, Any]) -> PostedTask:
+    first_seen = payload.get("first_seen")
+    return PostedTask(
+        task_key=str(payload["task_key"]),
+        ts=ts,
+        sequence=int(payload.get("sequence") or 0),
+        status=str(payload.get("status") or ""),
+        step=int(payload.get("step", -1)),
+        total=int(payload.get("total", -1)),
+        first_seen=datetime.fromtimestamp(float(first_seen), UTC)
+        if isinstance(first_seen, int | float)
+        else None,
+        final=payload.get("final") is True,
+    )
+
+
+def _task_facts(transition: Transition) -> dict[str, Any]:
+    """What a parent message's metadata says of its task: enough to follow it again after a state loss."""
+    task = transition.task
+    return {
+        "status": task.status.value,
+        "step": -1 if task.current_step is None else task.current_step,
+        "total": -1 if task.total_steps is None else task.total_steps,
+        "first_seen": round(transition.first_seen.timestamp(), 3),
+        "final": transition.kind is TransitionKind.FINISHED,
+    }
 
 
 def _payload(message: dict[str, Any]) -> dict[str, Any]:

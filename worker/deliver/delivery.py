@@ -20,6 +20,7 @@ from worker.deliver.digests import wants_digest
 from worker.deliver.outbox import Lease
 from worker.ops import metrics
 from worker.runtime import Runtime
+from worker.store.epoch import EpochState
 
 __all__ = ["DeliveryOutcome", "deliver", "flush_digest"]
 
@@ -47,6 +48,8 @@ def deliver(rt: Runtime, *, destination: str, task_key: str, now: datetime) -> D
     transition). A :class:`PermanentDeliveryError` skips that transition after logging it: retrying can't
     help, and one broken message must not block the task's later ones.
     """
+    if rt.epoch.check(now=now) is EpochState.LOST:
+        return DeliveryOutcome(wait=5.0)  # the state is being rebuilt (worker.detect.recovery): come back
     ttl = rt.delivery_lease_ttl
     lease = rt.ledger.acquire(destination=destination, task_key=task_key, ttl=ttl)
     if lease is None:

@@ -7,10 +7,15 @@ after its last write: longer than the task's log, so a late redelivery still fin
 
 Writes are fenced (:mod:`worker.deliver.fence`): inside a delivery, a ref is recorded only while that
 delivery still holds its lease, and the recorded sequence never goes back.
+
+After Redis lost writes (:mod:`worker.store.epoch`), a missing attempt mark proves nothing: while
+``suspect_since`` says so, :meth:`RedisMessageRefs.begin` answers as if an earlier attempt had begun then,
+so the first post of anything looks for an earlier copy in the channel.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -34,9 +39,15 @@ class RedisMessageRefs:
     """:class:`integrations.slack.notifier.MessageRefStore` on one Redis hash per task."""
 
     def __init__(
-        self, *, client: redis.Redis, key_for: TaskKeyFor, retention: timedelta = timedelta(days=30)
+        self,
+        *,
+        client: redis.Redis,
+        key_for: TaskKeyFor,
+        retention: timedelta = timedelta(days=30),
+        suspect_since: Callable[[datetime], datetime | None] | None = None,
     ):
         self._client = client
+        self._suspect_since = suspect_since
         self._key_for = key_for
         self._ttl = int(retention.total_seconds())
         self._put_ref = client.register_script(PUT_MESSAGE_REF)
@@ -65,7 +76,7 @@ class RedisMessageRefs:
         pipe.expire(key, self._ttl)
         first, noted, _ = pipe.execute()
         if first or noted is None:
-            return None
+            return None if self._suspect_since is None else self._suspect_since(at)
         try:
             return datetime.fromtimestamp(float(reply_text(noted)), UTC)
         except ValueError:  # a mark from before attempts carried their time: look from long ago

@@ -19,6 +19,7 @@ from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.errors import EhpcError
 from integrations.ehpc.task import Task
 from worker.detect.diff import ClusterRef, Source, TaskState
+from worker.detect.recovery import ensure_state
 from worker.ops import metrics
 from worker.runtime import Runtime
 
@@ -38,7 +39,14 @@ class PollOutcome:
 
 
 def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
-    """Poll one cluster under its lock and record what changed; a held lock means another poll runs."""
+    """Poll one cluster under its lock and record what changed; a held lock means another poll runs.
+
+    First the state is checked to be this deployment's (:func:`worker.detect.recovery.ensure_state`): after
+    a loss it is rebuilt from the Slack channels before anything is observed.
+    """
+    if not ensure_state(rt, now=now):
+        metrics.record_poll(cluster_id=cluster_id, result="skipped")
+        return PollOutcome(skipped=True)  # another worker is rebuilding the lost state
     lease = rt.state.acquire_poll_lease(cluster_id=cluster_id, ttl=rt.poll_lease_ttl)
     if lease is None:
         metrics.record_poll(cluster_id=cluster_id, result="skipped")

@@ -14,6 +14,7 @@ __all__ = [
     "PUT_MESSAGE_REF",
     "PUT_REPLY_REF",
     "RELEASE_LEASE",
+    "RESTORE_TASK",
     "reply_text",
 ]
 
@@ -197,6 +198,24 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 )
+
+# KEYS: 1 state hash, 2 log list, 3 running set, 4 finished sorted set. ARGV: 1 task id, 2 sequence shown,
+# 3 status, 4 step, 5 total steps, 6 first seen (ms), 7 now (ms), 8 the log's placeholder text.
+# Follows a task again after a state loss, as its Slack message shows it: announced, running, its counter at
+# the sequence shown, and the log padded to that length (index = sequence - 1 keeps holding). Returns 1,
+# or 0 and changes nothing when Redis still knows the task.
+RESTORE_TASK = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('ZSCORE', KEYS[4], ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'step', ARGV[4], 'total', ARGV[5], 'first_seen', ARGV[6],
+  'last_seen', ARGV[7], 'step_since', ARGV[7], 'first_step', ARGV[4], 'seq', ARGV[2], 'announce', '1')
+local padding = {}
+for i = 1, tonumber(ARGV[2]) do padding[i] = ARGV[8] end
+if #padding > 0 then redis.call('RPUSH', KEYS[2], unpack(padding)) end
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"""
 
 # KEYS: 1 lease. ARGV: 1 owner token. Deletes the lease only if its owner asks; returns 1 if it did.
 RELEASE_LEASE = """
