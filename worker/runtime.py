@@ -111,7 +111,10 @@ class Runtime:
 
     def ehpc(self, cluster_id: str) -> EhpcClient:
         """The ListTasks client for the cluster's region (one per region, shared by its clusters)."""
-        region = self.cluster(cluster_id).region or self.settings.region
+        return self.ehpc_in(self.cluster(cluster_id).region or self.settings.region)
+
+    def ehpc_in(self, region: str) -> EhpcClient:
+        """The ListTasks client for ``region``, built on first use."""
         if region not in self._ehpc:
             self._ehpc[region] = EhpcClient(
                 region=region,
@@ -123,8 +126,13 @@ class Runtime:
         return self._ehpc[region]
 
     def slack_channel(self, *, target: SlackTarget, cluster_id: str) -> str:
-        """Where a Slack target posts for a cluster: its own channel, the cluster's, or SLACK_CHANNEL."""
-        channel = target.channel or self.cluster(cluster_id).slack_channel or self.settings.slack_channel
+        """Where a Slack target posts for a cluster: its own channel, the cluster's, or SLACK_CHANNEL.
+
+        A cluster that isn't watched (``check`` with no clusters asks for ``""``) has no channel of its own.
+        """
+        cluster = self.clusters.get(cluster_id)
+        own = cluster.slack_channel if cluster is not None else None
+        channel = target.channel or own or self.settings.slack_channel
         if not channel:
             raise LookupError(f"no Slack channel for cluster {cluster_id}: set SLACK_CHANNEL")
         return channel
