@@ -15,7 +15,7 @@ import requests
 
 from integrations.base import Notifier, Transition
 from integrations.ehpc.client import EhpcClient
-from integrations.http import new_session
+from integrations.http import DEFAULT_TIMEOUT, new_session
 from integrations.registry import build_notifier
 from integrations.slack.links import SlackThreadLinks
 from integrations.slack.notifier import SlackNotifier
@@ -80,7 +80,7 @@ class Runtime:
         )
         self.digests = DigestQueue(client=self.redis, keys=self.keys)
         self.epoch = Epoch(client=self.redis, keys=self.keys)
-        self.session = new_session()
+        self.session = new_session(before_request=fence.renew)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -184,14 +184,16 @@ class Runtime:
         )
         return build_notifier(target, session=self.session, context=context)
 
-    @property
-    def delivery_lease_ttl(self) -> timedelta:
+    def delivery_lease_ttl(self, destination: str) -> timedelta:
         """How long a delivery's lease lasts between renewals (renewed before every vendor call).
 
-        At least twice one Slack call's timeout, so a call started right after a renewal ends (or times
-        out) before the lease can pass to another worker.
+        One and a half times the longest one call to ``destination`` may take (``EHPC_SLACK_TIMEOUT`` for
+        Slack, the shared session's connect + read timeouts for the others), so a call started right after
+        a renewal ends, or times out, before the lease can pass to another worker.
         """
-        return max(timedelta(seconds=20), timedelta(seconds=2 * self.settings.slack_timeout))
+        slack = isinstance(self.targets.get(destination), SlackTarget)
+        longest = float(self.settings.slack_timeout) if slack else sum(DEFAULT_TIMEOUT)
+        return timedelta(seconds=1.5 * longest)
 
     @property
     def poll_lease_ttl(self) -> timedelta:

@@ -50,7 +50,7 @@ def deliver(rt: Runtime, *, destination: str, task_key: str, now: datetime) -> D
     """
     if rt.epoch.check(now=now) is EpochState.LOST:
         return DeliveryOutcome(wait=5.0)  # the state is being rebuilt (worker.detect.recovery): come back
-    ttl = rt.delivery_lease_ttl
+    ttl = rt.delivery_lease_ttl(destination)
     lease = rt.ledger.acquire(destination=destination, task_key=task_key, ttl=ttl)
     if lease is None:
         return DeliveryOutcome(wait=1.0)  # another worker is delivering this task right now

@@ -85,6 +85,12 @@ class Outbox:
             if "BUSYGROUP" not in str(error):
                 raise
 
+    def add(self, *, task_keys: Sequence[str]) -> None:
+        """Put tasks back in the stream to be dispatched again (level-triggered: cursors skip what was
+        delivered), e.g. every recent task after Redis lost its last writes."""
+        if task_keys:
+            self._client.xadd(self._stream, {"task_keys": json.dumps(list(task_keys))})
+
     def read(self, *, consumer: str, count: int = 100, block: timedelta | None = None) -> list[OutboxEntry]:
         """New entries for ``consumer``; they stay pending until acked. ``block`` waits for some."""
         block_ms = None if block is None else int(block.total_seconds() * 1000)

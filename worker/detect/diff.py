@@ -42,6 +42,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field
@@ -195,6 +196,12 @@ class TaskState:
     def mark_baseline(self, *, cluster_id: str) -> None:
         """Say the cluster's first complete poll (running pages and archived sweep) is recorded."""
         self._client.set(self._keys.baseline(cluster_id=cluster_id), "1")
+
+    def finished_task_ids(self, *, cluster_id: str, since: datetime) -> set[str]:
+        """IDs of the cluster's tasks that became final at or after ``since``."""
+        key = self._keys.finished_tasks(cluster_id=cluster_id)
+        members = cast("list[bytes]", self._client.zrangebyscore(key, _ms(since), "+inf"))
+        return {reply_text(member) for member in members}
 
     def running_task_ids(self, *, cluster_id: str) -> set[str]:
         """IDs of the cluster's tasks last seen running; those missing from a poll get looked up."""

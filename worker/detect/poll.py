@@ -18,10 +18,11 @@ from integrations.base import Transition
 from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.errors import EhpcError
 from integrations.ehpc.task import Task
-from worker.detect.diff import ClusterRef, Source, TaskState
+from worker.detect.diff import ClusterRef, Source, TaskState, task_key_of
 from worker.detect.recovery import ensure_state
 from worker.ops import metrics
 from worker.runtime import Runtime
+from worker.store.epoch import ROLLBACK_WINDOW
 
 __all__ = ["PollOutcome", "observe_cluster", "poll_cluster", "preview_poll"]
 
@@ -36,6 +37,7 @@ class PollOutcome:
     transitions: list[Transition] = field(default_factory=list)
     api_calls: int = 0
     unresolved: list[str] = field(default_factory=list)  # vanished tasks whose lookup failed
+    rechecked: int = 0  # tasks put back in the outbox after Redis lost writes
 
 
 def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
@@ -47,10 +49,11 @@ def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
     if not ensure_state(rt, now=now):
         metrics.record_poll(cluster_id=cluster_id, result="skipped")
         return PollOutcome(skipped=True)  # another worker is rebuilding the lost state
+    rechecked = _recheck_after_rollback(rt, cluster_id=cluster_id, now=now)
     lease = rt.state.acquire_poll_lease(cluster_id=cluster_id, ttl=rt.poll_lease_ttl)
     if lease is None:
         metrics.record_poll(cluster_id=cluster_id, result="skipped")
-        return PollOutcome(skipped=True)
+        return PollOutcome(skipped=True, rechecked=rechecked)
     started = time.monotonic()
     try:
         outcome = observe_cluster(
@@ -74,7 +77,30 @@ def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
     metrics.record_poll(cluster_id=cluster_id, result="ok", duration=time.monotonic() - started)
     for transition in outcome.transitions:
         metrics.record_transition(cluster_id=cluster_id, kind=transition.kind.value)
+    outcome.rechecked = rechecked
     return outcome
+
+
+def _recheck_after_rollback(rt: Runtime, *, cluster_id: str, now: datetime) -> int:
+    """Once per cluster after Redis lost writes: put its running and recently finished tasks back in the
+    outbox, so a delivery lost with the broker's messages (or failed while Redis was down) runs again.
+
+    Level-triggered: the dispatcher only schedules tasks with transitions after their cursors, and the
+    deliveries look before posting (the suspect window of :mod:`worker.store.epoch`).
+    """
+    since = rt.epoch.suspect_since(now=now)
+    restarted_at = rt.epoch.restarted_at()
+    if since is None or restarted_at is None:
+        return 0
+    marker = rt.keys.rollback_recheck(cluster_id=cluster_id, restarted_at=restarted_at)
+    if not rt.redis.set(marker, "1", nx=True, px=int(ROLLBACK_WINDOW.total_seconds() * 1000)):
+        return 0
+    task_ids = rt.state.running_task_ids(cluster_id=cluster_id)
+    task_ids |= rt.state.finished_task_ids(cluster_id=cluster_id, since=since)
+    rt.outbox.add(
+        task_keys=[task_key_of(cluster_id=cluster_id, task_id=task_id) for task_id in sorted(task_ids)]
+    )
+    return len(task_ids)
 
 
 def observe_cluster(

@@ -69,6 +69,11 @@ class Epoch:
             fields["restarted_at"] = at
         self._client.hset(self._key, mapping=fields)  # type: ignore[arg-type]  # redis-py's invariant Mapping
 
+    def restarted_at(self) -> str | None:
+        """When the last restart or rebuild was noticed (epoch seconds as text), or None."""
+        value = self._client.hget(self._key, "restarted_at")
+        return None if value is None else reply_text(value)
+
     def suspect_since(self, *, now: datetime) -> datetime | None:
         """Within :data:`ROLLBACK_WINDOW` of a noticed restart or rebuild: from when an earlier post may
         exist that Redis forgot (an hour before the restart, as Redis may have been down a while); else None.

@@ -114,6 +114,10 @@ class Keys:
         """Hash: the state's generation (``id``), the Redis ``run_id`` last seen, ``restarted_at``."""
         return self._key("epoch")
 
+    def rollback_recheck(self, *, cluster_id: str, restarted_at: str) -> str:
+        """String with a TTL: the cluster's tasks were put back in the outbox after that restart."""
+        return self._key("recheck", cluster_id, restarted_at)
+
     def recovery_lease(self) -> str:
         """String: owner token of the worker rebuilding a lost state from the Slack channels."""
         return self._key("lease", "recovery")

@@ -82,7 +82,17 @@ def test_first_transition_posts_one_parent_message_with_task_metadata(
     assert "Adding compute nodes" in message.text
     assert message.metadata == {
         "event_type": "ehpc_task",
-        "event_payload": {"task_key": STARTED.task_key, "fingerprint": STARTED.fingerprint, "sequence": 1},
+        "event_payload": {
+            "task_key": STARTED.task_key,
+            "fingerprint": STARTED.fingerprint,
+            "sequence": 1,
+            # What a rebuild after a state loss needs to follow the task again:
+            "status": "Processing",
+            "step": 1,
+            "total": 10,
+            "first_seen": STARTED.first_seen.timestamp(),
+            "final": False,
+        },
     }
     assert refs.get(STARTED.task_key) == MessageRef(channel=CHANNEL, ts=message.ts, sequence=1)
 
