@@ -2,7 +2,8 @@
 
 The first transition of a task posts its parent message; later ones ``chat.update`` it (never with an
 older ``sequence`` than already shown). FINISHED also posts one thread reply with the details, STALLED one
-thread warning. Where each task's message lives is kept behind :class:`MessageRefStore`.
+thread warning. Where each task's message lives is kept behind
+:class:`~integrations.base.MessageRefStore` (the worker hands in its Redis store).
 
 Exactly once, even when a worker dies between posting and recording: every message carries Slack message
 metadata naming its ``task_key`` and ``fingerprint``. Before posting, the store notes the attempt and when
@@ -35,15 +36,18 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 from urllib.error import URLError
 
+import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from integrations.base import (
     DeliveryError,
+    MessageRef,
+    MessageRefStore,
     PermanentDeliveryError,
     RetryableDeliveryError,
     Transition,
@@ -55,18 +59,13 @@ from integrations.slack.render import (
     SlackMessage,
     render_digest,
     render_final_reply,
+    render_lost_notice,
     render_stalled_warning,
     render_task_message,
 )
+from integrations.target import NotifierContext, SlackTarget, TargetSetupError
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "ChannelRecord",
-    "MessageRef",
-    "MessageRefStore",
-    "PostedTask",
-    "SlackNotifier",
-]
+__all__ = ["DEFAULT_BASE_URL", "ChannelRecord", "PostedTask", "SlackNotifier", "build_slack_notifier"]
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 DESTINATION = "slack"
@@ -75,6 +74,8 @@ REPLY_EVENT = "ehpc_task_reply"
 DIGEST_EVENT = "ehpc_digest"
 REBUILT_EVENT = "ehpc_state_rebuilt"
 _PARENT_ATTEMPT = "parent"
+# The transitions that close a task: shown whatever sequence the message is at.
+_ENDS = frozenset({TransitionKind.FINISHED, TransitionKind.LOST})
 # Slack answers these with HTTP 200 and ok=false, yet trying later can succeed.
 _TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -87,15 +88,6 @@ _MAX_HISTORY_PAGES = 200
 _HISTORY_REFUSALS = frozenset({"not_in_channel", "missing_scope", "access_denied", "channel_not_found"})
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MessageRef:
-    """Where a task's parent message lives and the ``sequence`` of the transition it last showed."""
-
-    channel: str
-    ts: str
-    sequence: int
 
 
 @dataclass(frozen=True)
@@ -119,29 +111,6 @@ class ChannelRecord:
 
     tasks: list[PostedTask]
     noticed: bool
-
-
-class MessageRefStore(Protocol):
-    """The task → parent message mapping, attempt marks, and thread replies already posted."""
-
-    def get(self, task_key: str) -> MessageRef | None:
-        """The task's parent message, or None when none was recorded."""
-
-    def put(self, task_key: str, ref: MessageRef) -> None:
-        """Record (or move forward) the task's parent message."""
-
-    def begin(self, task_key: str, item: str, *, at: datetime) -> datetime | None:
-        """Note an attempt to post ``item`` starting ``at``; returns when an earlier attempt whose outcome
-        is unknown began (its message may exist), or None when there was none."""
-
-    def forget(self, task_key: str, item: str) -> None:
-        """Drop the attempt mark of ``item``: Slack answered that nothing was posted."""
-
-    def reply(self, task_key: str, fingerprint: str) -> str | None:
-        """The ts of the reply (or digest) that delivered ``fingerprint``, or None."""
-
-    def put_reply(self, task_key: str, fingerprint: str, ts: str) -> None:
-        """Record that ``fingerprint`` was delivered by the message ``ts``."""
 
 
 class SlackNotifier:
@@ -208,11 +177,15 @@ class SlackNotifier:
         if ref is None and delivered is not None:
             return  # announced in a digest and there is no parent message to bring up to date
         ref = self._show_parent(transition, ref)
-        superseded = ref.sequence > transition.sequence and transition.kind is not TransitionKind.FINISHED
+        superseded = ref.sequence > transition.sequence and transition.kind not in _ENDS
         if delivered is not None or superseded:
             return
         if transition.kind is TransitionKind.FINISHED:
             reply = render_final_reply(task=transition.task, cluster_name=transition.cluster_name)
+        elif transition.kind is TransitionKind.LOST:
+            reply = render_lost_notice(
+                task=transition.task, cluster_name=transition.cluster_name, last_seen=transition.last_seen
+            )
         elif transition.kind is TransitionKind.STALLED:
             reply = render_stalled_warning(
                 task=transition.task,
@@ -288,6 +261,7 @@ class SlackNotifier:
             cluster_name=transition.cluster_name,
             first_seen=transition.first_seen,
             now=transition.observed_at,
+            lost=transition.kind is TransitionKind.LOST,
         )
         message = replace(message, blocks=(*message.blocks, task_actions_block(key)))
         metadata = _metadata(
@@ -311,9 +285,9 @@ class SlackNotifier:
             logger.info("adopted the message of task %s posted by an earlier attempt (ts %s)", key, ts)
             ref = MessageRef(channel=self._channel, ts=ts, sequence=adopted)
             self._refs.put(key, ref)
-        # A FINISHED is never superseded: after a rollback it may come again with a lower sequence than the
+        # An end is never superseded: after a rollback it may come again with a lower sequence than the
         # message shows (renumbered), and the end must still be shown.
-        if transition.sequence < ref.sequence and transition.kind is not TransitionKind.FINISHED:
+        if transition.sequence < ref.sequence and transition.kind not in _ENDS:
             logger.info(
                 "task %s: message shows sequence %d, not going back to %d",
                 key,
@@ -504,6 +478,30 @@ class SlackNotifier:
             ) from None
 
 
+def build_slack_notifier(
+    target: SlackTarget, *, session: requests.Session, context: NotifierContext
+) -> SlackNotifier:
+    """The registry's factory: a notifier for ``target`` in the channel ``context.scope``.
+
+    Slack speaks through its own SDK client, not the shared ``session``.
+    """
+    access, stores_for = context.slack, context.stores_for
+    problems = target.access_problems(slack=access)
+    if problems:
+        raise problems[0]
+    if access is None or access.token is None or stores_for is None or not context.scope:
+        raise TargetSetupError(f"target {target.name!r}: the worker gave no channel or message store")
+    return SlackNotifier(
+        token=access.token.get_secret_value(),
+        channel=context.scope,
+        refs=stores_for(target.name).refs,
+        base_url=access.base_url,
+        timeout=access.timeout,
+        on_history_refused=access.on_history_refused,
+        before_call=context.before_call,
+    )
+
+
 class _MessageGone(PermanentDeliveryError):
     """``chat.update`` of a message that no longer exists (deleted in Slack)."""
 
@@ -592,7 +590,7 @@ def _task_facts(transition: Transition) -> dict[str, Any]:
         "step": -1 if task.current_step is None else task.current_step,
         "total": -1 if task.total_steps is None else task.total_steps,
         "first_seen": round(transition.first_seen.timestamp(), 3),
-        "final": transition.kind is TransitionKind.FINISHED,
+        "final": transition.kind in _ENDS,
     }
 
 

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import redis
 
-from integrations.slack.notifier import MessageRef
+from integrations.base import MessageRef
 from worker.deliver import fence
 from worker.store.scripts import PUT_MESSAGE_REF, PUT_REPLY_REF, reply_text
 

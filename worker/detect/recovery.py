@@ -24,8 +24,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from integrations.base import PermanentDeliveryError
-from integrations.slack.notifier import REBUILT_EVENT, MessageRef, SlackNotifier
+from integrations.base import MessageRef, PermanentDeliveryError
+from integrations.slack.notifier import REBUILT_EVENT, SlackNotifier
 from integrations.slack.render import render_state_rebuilt
 from integrations.target import SlackTarget
 from worker.deliver.outbox import Lease
@@ -75,7 +75,7 @@ def _channels(rt: Runtime) -> list[tuple[str, str]]:
     for target_name, target in rt.targets.items():
         if isinstance(target, SlackTarget):
             for cluster_id in rt.clusters:
-                channel = rt.slack_channel(target=target, cluster_id=cluster_id)
+                channel = rt.scope(target_name=target_name, cluster_id=cluster_id)
                 seen.setdefault((target_name, channel), (target_name, cluster_id))
     return list(seen.values())
 

@@ -6,8 +6,8 @@ from functools import partial
 
 import redis
 
+from integrations.base import MessageRef
 from integrations.slack.links import SlackThreadLinks
-from integrations.slack.notifier import MessageRef
 from worker.deliver.message_refs import RedisMessageRefs
 from worker.store.keys import Keys
 
