@@ -21,14 +21,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from worker.deliver.delivery import DELIVERY_LEASE
 from worker.deliver.dispatch import pending_destinations
 from worker.runtime import Runtime
 
 __all__ = ["GRACE", "reconcile"]
 
-# Longer than a delivery lease: a run that holds its lease is alive; one whose lease lapsed is dead.
-GRACE = DELIVERY_LEASE + timedelta(seconds=10)
+# How late a delivery may start before it counts as lost: longer than a busy queue's wait. One that holds
+# its lease is alive whatever its age (looked at again later); one whose lease lapsed is dead.
+GRACE = timedelta(seconds=30)
 
 
 def reconcile(rt: Runtime, *, now: datetime, enqueue: Callable[[str, str], None]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.fixtures.pipeline import CHANNEL, Stack
-from worker.deliver.delivery import DELIVERY_LEASE, deliver
+from worker.deliver.delivery import deliver
 from worker.deliver.dispatch import dispatch
 from worker.deliver.reconcile import GRACE, reconcile
 from worker.detect.poll import poll_cluster
@@ -47,7 +47,9 @@ def test_a_lost_delivery_is_scheduled_again_once_overdue_and_forgotten_once_done
 def test_a_delivery_holding_its_lease_is_left_alone(stack: Stack) -> None:
     rt = stack.runtime
     [(destination, task_key)] = lost_deliveries(stack)
-    lease = rt.ledger.acquire(destination=destination, task_key=task_key, ttl=DELIVERY_LEASE)
+    lease = rt.ledger.acquire(
+        destination=destination, task_key=task_key, ttl=rt.delivery_lease_ttl(destination)
+    )
     assert lease is not None
     again: list[tuple[str, str]] = []
 
