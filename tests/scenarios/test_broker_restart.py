@@ -7,10 +7,13 @@ Writes are fsynced at once here: losing the last second of writes is row 3's sce
 
 from __future__ import annotations
 
+import re
+import threading
+
 import pytest
 
 from integrations.ehpc.simulator import Fault, SimulatorServer
-from integrations.slack.standin import SlackStandIn
+from integrations.slack.standin import SlackStandIn, StoredMessage
 from tests.fixtures.pipeline import CHANNEL, Stack, make_stack
 from tests.fixtures.processes import Processes, slack_settled, wait_for
 from tests.fixtures.redis_server import RedisServer
@@ -104,3 +107,38 @@ def test_a_poll_that_meets_redis_down_is_retried_not_dropped(
     [message] = stack.slack.messages(CHANNEL)
     assert "Adding compute nodes" in message.text
     assert "retry: Retry in" in processes.output(), "published as a retry, not dropped as a failure"
+
+
+def test_a_delivery_that_meets_redis_down_is_retried_and_posts_once(
+    stack: Stack, processes: Processes, redis_server: RedisServer
+) -> None:
+    sim = stack.simulator.simulator
+    processes.start("worker")
+    processes.poll_and_wait(CLUSTER)  # baseline
+    posted = threading.Event()
+
+    def kill_redis(message: StoredMessage) -> None:
+        """Slack stored the parent; before the worker hears so (and records it), Redis is gone."""
+        if message.thread_ts is None and not posted.is_set():
+            posted.set()
+            redis_server.kill()
+
+    stack.slack.on_stored(kill_redis)
+    sim.start_task(CLUSTER, "AddComputes", total_steps=2, step_seconds=10, outcome="Success")
+    processes.poll(CLUSTER)
+    wait_for(posted.is_set, why="the parent to be posted", logs=processes)
+    wait_for(
+        lambda: "ehpc.deliver: Redis unreachable" in processes.output(),
+        why="the delivery to meet the Redis error",
+        logs=processes,
+    )
+    redis_server.start()
+    sim.advance(30)
+    processes.poll_and_wait(CLUSTER)
+
+    wait_for(lambda: slack_settled(stack, parents=1), why="the final reply", logs=processes)
+    [message] = stack.slack.messages(CHANNEL)  # one parent: the retry found the one already posted
+    assert "Succeeded" in message.text
+    assert re.search(r"Task ehpc\.deliver\[[^]]+\] retry: Retry in", processes.output()), (
+        "retried, not dropped"
+    )
