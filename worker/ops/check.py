@@ -2,7 +2,8 @@
 
 It validates the configuration, pings Redis, resolves the Alibaba Cloud credentials, calls ListTasks once
 per watched cluster, and asks each target that has a harmless call (Slack ``auth.test``; any notifier
-with a ``check()`` method) whether its credentials work. Exit status 0 only when every line passed.
+with a ``check()`` method) whether its credentials work, and resolves each Slack user group the access
+rules name (``usergroups.users.list``: the ``usergroups:read`` scope). Exit status 0 only when every line passed.
 Nothing is posted anywhere.
 
 A first run with nothing configured is the case this is written for: each missing setting gets its own
@@ -20,12 +21,14 @@ from functools import partial
 
 import redis
 from pydantic import ValidationError
+from slack_sdk import WebClient
 
 from integrations.ehpc.errors import EhpcError
 from worker.config.models import ConfigError
 from worker.config.settings import Settings
 from worker.ops.logs import configure_logging, quiet_sdk_loggers
 from worker.runtime import Runtime
+from worker.slack_app.groups import GROUPS_SCOPE, UserGroups
 
 __all__ = ["CheckResult", "run_check", "run_checks"]
 
@@ -40,7 +43,7 @@ NO_CREDENTIALS = (
 )
 NO_SLACK_BOT = (
     "SLACK_BOT_TOKEN is not set: your Slack app's bot token (xoxb-…, api.slack.com/apps → OAuth &"
-    " Permissions; scopes chat:write, channels:history), in the environment or a file named by"
+    " Permissions; scopes chat:write, channels:history, usergroups:read), in the environment or a file named by"
     " SLACK_BOT_TOKEN_FILE"
 )
 NO_SLACK_CHANNEL = (
@@ -86,7 +89,31 @@ def run_checks(rt: Runtime) -> list[CheckResult]:
         results.extend(CheckResult(name=f"target {name}", ok=False, detail=problem) for problem in problems)
         if not problems:
             results.append(_attempt(f"target {name}", partial(_target, rt, name, first_cluster)))
+    results.extend(_user_groups(rt))
     return results
+
+
+def _user_groups(rt: Runtime) -> list[CheckResult]:
+    """Each Slack user group the access rules name, asked once (``usergroups.users.list``, its scope)."""
+    groups = sorted(
+        {group for cluster in rt.clusters.values() for group in cluster.access.over(rt.config.access).groups}
+    )
+    if not groups:
+        return []
+    token = rt.settings.slack_bot_token
+    if token is None:
+        return [CheckResult(name="slack user groups", ok=False, detail=NO_SLACK_BOT)]
+    client = WebClient(token=token.get_secret_value(), base_url=rt.settings.slack_api_url, retry_handlers=[])
+    resolver = UserGroups(client=client, redis_client=rt.redis, keys=rt.keys)
+
+    def members(group: str) -> str:
+        return f"{len(resolver.ask(group))} member(s)"
+
+    hint = (
+        f"the Slack app needs the {GROUPS_SCOPE} bot scope to resolve user groups in access rules "
+        "(slack-app-manifest.yml; reinstall the app after adding it)"
+    )
+    return [_attempt(f"slack user group {group}", partial(members, group), hint=hint) for group in groups]
 
 
 def _ping(rt: Runtime) -> str:
