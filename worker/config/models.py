@@ -41,10 +41,10 @@ __all__ = [
     "DEFAULT_TARGET",
     "BridgeConfig",
     "ClusterConfig",
-    "SlackAccessConfig",
     "ConfigError",
     "Route",
     "RouteMatch",
+    "SlackAccessConfig",
     "load_config",
 ]
 
@@ -65,7 +65,9 @@ class ConfigError(ValueError):
 # Slack IDs as Slack spells them (users U…/W…, user groups S…, channels C…/G…), or a channel's name.
 SlackUserId = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")]
 SlackGroupId = Annotated[str, StringConstraints(pattern=r"^S[A-Z0-9]{2,}$")]
-SlackChannelRef = Annotated[str, StringConstraints(pattern=r"^(?:[CG][A-Z0-9]{2,}|#?[a-z0-9][a-z0-9._-]{0,79})$")]
+SlackChannelRef = Annotated[
+    str, StringConstraints(pattern=r"^(?:[CG][A-Z0-9]{2,}|#?[a-z0-9][a-z0-9._-]{0,79})$")
+]
 
 
 class SlackAccessConfig(BaseModel):

@@ -3,8 +3,8 @@
 It validates the configuration, pings Redis, resolves the Alibaba Cloud credentials, calls ListTasks once
 per watched cluster, and asks each target that has a harmless call (Slack ``auth.test``; any notifier
 with a ``check()`` method) whether its credentials work, and resolves each Slack user group the access
-rules name (``usergroups.users.list``: the ``usergroups:read`` scope). Exit status 0 only when every line passed.
-Nothing is posted anywhere.
+rules name (``usergroups.users.list``: the ``usergroups:read`` scope). Exit status 0 only when every line
+passed. Nothing is posted anywhere.
 
 A first run with nothing configured is the case this is written for: each missing setting gets its own
 line naming the variable to set and where it goes (the environment, a ``NAME_FILE``, ``.env`` for
@@ -43,8 +43,8 @@ NO_CREDENTIALS = (
 )
 NO_SLACK_BOT = (
     "SLACK_BOT_TOKEN is not set: your Slack app's bot token (xoxb-…, api.slack.com/apps → OAuth &"
-    " Permissions; scopes chat:write, channels:history, usergroups:read), in the environment or a file named by"
-    " SLACK_BOT_TOKEN_FILE"
+    " Permissions; scopes chat:write, channels:history, usergroups:read), in the environment or a file"
+    " named by SLACK_BOT_TOKEN_FILE"
 )
 NO_SLACK_CHANNEL = (
     "SLACK_CHANNEL is not set: the ID (C…) of the channel to post in, with the app invited there, in the"

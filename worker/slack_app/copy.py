@@ -36,7 +36,7 @@ def refusal(cluster_id: str, decision: Decision) -> SlackMessage:
 
 
 def ask_whom(ask: AskWhom) -> str:
-    """"Ask …" naming the contact, else the people, groups or channels that may (mrkdwn, escaped)."""
+    """ "Ask …" naming the contact, else the people, groups or channels that may (mrkdwn, escaped)."""
     if ask.contact:
         return f"Ask {escape(ask.contact)}."
     # IDs were validated by the configuration (U…, S…), so their mentions are safe as they are

@@ -137,5 +137,5 @@ class Keys:
 
     # worker.slack_app.groups
     def usergroup_members(self, *, group_id: str) -> str:
-        """String with a TTL: a Slack user group's member IDs (JSON list), as ``usergroups.users.list`` said."""
+        """String with a TTL: a Slack user group's member IDs (JSON list), from ``usergroups.users.list``."""
         return self._key("slack", "usergroup", group_id)

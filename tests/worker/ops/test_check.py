@@ -62,7 +62,9 @@ def test_user_groups_in_access_rules_are_resolved_and_a_missing_scope_named(
             EHPC_CONFIG=config,
             SLACK_BOT_TOKEN=token,
         )
-        (line,) = [result for result in run_checks(stack.runtime) if result.name.startswith("slack user group")]
+        (line,) = [
+            result for result in run_checks(stack.runtime) if result.name.startswith("slack user group")
+        ]
         assert line.name == "slack user group S0ONCALL"
         return line.ok, line.detail
 

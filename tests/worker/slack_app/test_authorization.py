@@ -72,7 +72,9 @@ def _policy(
         "SLACK_API_URL": standin.base_url,
     }
     rt = Runtime.from_settings(Settings(**variables))  # type: ignore[arg-type]
-    groups = UserGroups(client=WebClient(token=token, base_url=standin.base_url), redis_client=rt.redis, keys=rt.keys)
+    groups = UserGroups(
+        client=WebClient(token=token, base_url=standin.base_url), redis_client=rt.redis, keys=rt.keys
+    )
     return access_policy(rt, members_of=groups.members)
 
 
@@ -86,7 +88,9 @@ def configured(
 ) -> Harness:
     slack_standin.workspace.add_usergroup(ONCALL_GROUP, [ONCALL])
     slack_standin.workspace.add_usergroup(LAB_GROUP, [LAB, "U0SOMEONE"])
-    harness = make_harness(_policy(tmp_path, slack_standin, redis_client, redis_prefix, token="xoxb-test-token"))
+    harness = make_harness(
+        _policy(tmp_path, slack_standin, redis_client, redis_prefix, token="xoxb-test-token")
+    )
     harness.sim.add_cluster(DEV_CLUSTER)
     return harness
 
