@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from integrations.base import PermanentDeliveryError, RetryableDeliveryError, Transition, TransitionKind
-from worker.deliver.outbox import Lease
 from worker.ops import metrics
 from worker.runtime import Runtime
+from worker.store.lease import Lease
 
 __all__ = ["DELIVERY_LEASE", "DeliveryOutcome", "deliver", "flush_digest"]
 

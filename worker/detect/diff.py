@@ -48,8 +48,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from integrations.base import Transition, TransitionKind
 from integrations.ehpc.task import Task, TaskStatus
-from worker.deliver.outbox import Lease
 from worker.store.keys import Keys
+from worker.store.lease import Lease
 from worker.store.scripts import OBSERVE_PAGE, reply_text
 
 __all__ = ["ClusterRef", "Source", "TaskState", "cluster_of", "task_key_of"]

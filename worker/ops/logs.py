@@ -1,7 +1,8 @@
 """Logging setup for every ehpc-bridge process: plain lines or JSON lines, secrets masked either way.
 
-``EHPC_LOG_FORMAT=json`` gives one JSON object per line (for Loki, CloudWatch, SLS…); anything else gives
-plain text. ``EHPC_LOG_LEVEL`` sets the level (default ``INFO``). Context travels as ``extra=``::
+``EHPC_LOG_FORMAT=json`` gives one JSON object per line (for Loki, CloudWatch, SLS…); ``plain`` (the default;
+any other value too) gives plain text. ``EHPC_LOG_LEVEL`` sets the level (default ``INFO``). Context travels
+as ``extra=``::
 
     log.info("posted", extra={"cluster": cluster_id, "task_id": task_id, "fingerprint": fp})
 
@@ -30,7 +31,10 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "CONTEXT_FIELDS",
+    "JSON_FORMAT",
+    "LOG_FORMATS",
     "MASK",
+    "PLAIN_FORMAT",
     "SDK_LOGGERS",
     "JsonFormatter",
     "PlainFormatter",
@@ -39,6 +43,10 @@ __all__ = [
     "quiet_sdk_loggers",
 ]
 
+PLAIN_FORMAT = "plain"
+JSON_FORMAT = "json"
+LOG_FORMATS = (PLAIN_FORMAT, JSON_FORMAT)
+"""The values of ``EHPC_LOG_FORMAT``, default first; the README and docs/deployment.md use these names."""
 CONTEXT_FIELDS = ("cluster", "task_id", "fingerprint", "target")
 # Alibaba Cloud's credentials chain ("credentials"), Tea and darabonba; slack-sdk's Web API client; urllib3.
 SDK_LOGGERS = (
@@ -168,12 +176,12 @@ def configure_logging(
 ) -> logging.Handler:
     """Install the process's one root handler (replacing any) and return it.
 
-    Each argument left ``None`` comes from the environment: ``EHPC_LOG_FORMAT`` (``json`` or plain),
+    Each argument left ``None`` comes from the environment: ``EHPC_LOG_FORMAT`` (:data:`LOG_FORMATS`),
     ``EHPC_LOG_LEVEL`` (default ``INFO``), and the secrets that :class:`worker.config.settings.Settings` knows
     plus the Redis URL's password and the configured targets' secrets.
     """
     if json_lines is None:
-        json_lines = os.environ.get("EHPC_LOG_FORMAT", "").strip().lower() == "json"
+        json_lines = os.environ.get("EHPC_LOG_FORMAT", "").strip().lower() == JSON_FORMAT
     handler = logging.StreamHandler(sys.stderr if stream is None else stream)
     handler.setFormatter(JsonFormatter() if json_lines else PlainFormatter())
     handler.addFilter(SecretMask(secrets=_secrets_from_settings() if secrets is None else secrets))
