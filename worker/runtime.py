@@ -7,7 +7,6 @@ once on first use (never at import). Tests build a :class:`Runtime` themselves f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import cache, partial
 
 import redis
@@ -29,6 +28,7 @@ from worker.deliver.message_refs import RedisMessageRefs
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
+from worker.detect.cursor import CursorStore
 from worker.detect.diff import ClusterRef, TaskState
 from worker.routing import route
 from worker.slack_app.lookup import Lookup
@@ -48,6 +48,7 @@ class Runtime:
     targets: dict[str, TargetConfig] = field(init=False)
     keys: Keys = field(init=False)
     state: TaskState = field(init=False)
+    cursors: CursorStore = field(init=False)
     outbox: Outbox = field(init=False)
     ledger: DeliveryLedger = field(init=False)
     lookup: Lookup = field(init=False)
@@ -67,6 +68,7 @@ class Runtime:
             keys=self.keys,
             announce_running_on_baseline=self.settings.announce_running_on_baseline,
         )
+        self.cursors = CursorStore(client=self.redis, keys=self.keys)
         self.outbox = Outbox(client=self.redis, keys=self.keys)
         self.ledger = DeliveryLedger(client=self.redis, keys=self.keys)
         self.lookup = Lookup(client=self.redis, keys=self.keys)
@@ -191,15 +193,9 @@ class Runtime:
         )
         return build_destination(target, session=self.session, context=context)
 
-    @property
-    def poll_lease_ttl(self) -> timedelta:
-        """How long a poll may hold its cluster's lock before it is presumed dead.
-
-        Short enough that a worker killed mid-poll delays the cluster's polls by about one interval; a
-        poll that really takes longer only risks an overlapping poll, which is wasteful, not wrong (the
-        diff is atomic and idempotent).
-        """
-        return timedelta(seconds=max(60.0, 2 * self.settings.poll_interval))
+    def poll_interval(self, cluster_id: str) -> float:
+        """Seconds between two polls of ``cluster_id`` (its own setting, else ``EHPC_POLL_INTERVAL``)."""
+        return self.cluster(cluster_id).poll_interval or self.settings.poll_interval
 
 
 @cache
