@@ -42,7 +42,7 @@ from integrations.base import (
     TransitionKind,
 )
 from integrations.http import parse_retry_after
-from integrations.slack.commands import task_actions_block
+from integrations.slack.answers import task_actions_block
 from integrations.slack.render import (
     SlackMessage,
     render_digest,

@@ -34,7 +34,7 @@ from integrations.base import (
     Transition,
     TransitionKind,
 )
-from integrations.slack.commands import render_mute_summary
+from integrations.slack.answers import render_mute_summary
 from integrations.slack.notifier import SlackNotifier
 from integrations.slack.render import render_cluster_problem
 from integrations.target import NotifierContext, SlackTarget, TargetSetupError

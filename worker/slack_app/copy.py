@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from integrations.slack.commands import render_notice
+from integrations.slack.answers import render_notice
 from integrations.slack.links import is_channel_id
 from integrations.slack.render import SlackMessage, escape
 from worker.slack_app.access import ClusterAccess, Requester
