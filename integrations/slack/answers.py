@@ -37,6 +37,7 @@ from integrations.slack.render import (
     render_task_message,
     section,
 )
+from integrations.text import duration
 
 __all__ = [
     "Block",
@@ -264,11 +265,7 @@ def _summary_line(transition: Transition) -> str:
 
 
 def _ago(delta: timedelta) -> str:
-    seconds = max(int(delta.total_seconds()), 0)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return duration(delta, parts=1, days=True)
 
 
 def _message(text: str) -> SlackMessage:
