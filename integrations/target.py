@@ -113,6 +113,10 @@ class TargetConfig(BaseModel):
         """What the deployment lacks for this target beyond its own fields (none for most vendors)."""
         return []
 
+    def longest_call(self, *, slack: SlackAccess | None, session_timeout: float) -> float:
+        """Seconds one call to this target may take: the shared HTTP session's timeouts for most vendors."""
+        return session_timeout
+
 
 class SlackTarget(TargetConfig):
     """The built-in Slack destination; ``channel`` defaults to the cluster's, then ``SLACK_CHANNEL``."""
@@ -131,6 +135,10 @@ class SlackTarget(TargetConfig):
             )
         return channel
 
+    def longest_call(self, *, slack: SlackAccess | None, session_timeout: float) -> float:
+        """One Web API call's timeout (``EHPC_SLACK_TIMEOUT``); Slack has its own SDK client."""
+        return float(slack.timeout) if slack is not None else session_timeout
+
     def access_problems(self, *, slack: SlackAccess | None) -> list[MissingSettingError]:
         """The bot token, which the deployment gives every Slack target (``SLACK_BOT_TOKEN``)."""
         if slack is None or slack.token is None:
@@ -144,6 +152,9 @@ class SlackAccess:
 
     token: SecretStr | None
     base_url: str
+    timeout: int = 10  # seconds one Web API call may take (EHPC_SLACK_TIMEOUT)
+    # Counts a lookup Slack refused (channel, error): the message was posted without one.
+    on_history_refused: Callable[[str, str], None] | None = None
 
 
 class StateStore(Protocol):
@@ -183,6 +194,9 @@ class NotifierContext:
     stores_for: Callable[[str], DeliveryStores] | None = None
     slack: SlackAccess | None = None
     incidents_for: Callable[[str], IncidentLedger] | None = None
+    # Run before every vendor call a notifier makes outside the shared session (the worker renews the
+    # delivery's lease there: worker.deliver.fence).
+    before_call: Callable[[], None] | None = None
 
     def incident_order(self, target_name: str) -> IncidentOrder:
         """How ``target_name`` orders failures and successes (stateless without ``incidents_for``)."""
