@@ -10,11 +10,12 @@ DEBUG (RPC V1: ``SecurityToken`` included) and darabonba logs every header with 
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Iterable
 from functools import partial
 from urllib.parse import quote, quote_plus
+
+from integrations.redaction import install
 
 __all__ = ["MASK", "MAX_MESSAGE", "masks", "redact_http_logs", "scrub"]
 
@@ -62,20 +63,11 @@ def scrub(text: str, masks: tuple[str, ...], *, limit: int | None = MAX_MESSAGE)
     return text if limit is None or len(text) <= limit else text[:limit] + "…"
 
 
-class _RedactCredentials(logging.Filter):
-    """Rewrites a log record whose text holds a credential-shaped value, masking the value."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        scrubbed = scrub(text, (), limit=None)
-        if scrubbed != text:
-            record.msg, record.args = scrubbed, None
-        return True
-
-
 def redact_http_logs() -> None:
     """Mask credential-shaped values in the HTTP stack's log records (idempotent; the client calls it)."""
     for name in _HTTP_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _RedactCredentials) for f in logger.filters):
-            logger.addFilter(_RedactCredentials())
+        install(name, _scrub_shapes, key="ehpc-credentials")
+
+
+def _scrub_shapes(text: str) -> str:
+    return scrub(text, (), limit=None)

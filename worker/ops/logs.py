@@ -23,11 +23,12 @@ import json
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 from urllib.parse import urlsplit
+
+from integrations.redaction import RedactingFilter
 
 __all__ = [
     "CONTEXT_FIELDS",
@@ -68,37 +69,19 @@ def _context(record: logging.LogRecord) -> dict[str, object]:
     return {name: getattr(record, name) for name in CONTEXT_FIELDS if getattr(record, name, None) is not None}
 
 
-class SecretMask(logging.Filter):
+class SecretMask(RedactingFilter):
     """Replace every configured secret value with ``***`` before the record is formatted."""
 
     def __init__(self, *, secrets: Iterable[str]) -> None:
-        super().__init__()
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted({s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True)
+        super().__init__(self.mask, key="secrets", fields=CONTEXT_FIELDS)
 
     def mask(self, text: str) -> str:
         """``text`` with every secret replaced."""
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Render and mask the message (and traceback) now; formatters then only see masked text."""
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = f"{record.msg!r} (arguments did not fit the format)"
-        record.msg, record.args = self.mask(message), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-        if record.exc_text:
-            record.exc_text = self.mask(record.exc_text)
-        if record.stack_info:
-            record.stack_info = self.mask(record.stack_info)
-        for name, value in _context(record).items():
-            if isinstance(value, str):
-                setattr(record, name, self.mask(value))
-        return True
 
 
 class PlainFormatter(logging.Formatter):
