@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 from integrations.base import TransitionKind
@@ -28,8 +27,7 @@ from integrations.slack.commands import (
     TasksQuery,
     parse_command,
 )
-from integrations.slack.render import MAX_BLOCKS, SlackMessage
-from tests.fixtures.slack import block_kit_violations, make_transition
+from tests.fixtures.slack import block_kit_violations, make_transition, valid_message_text
 
 TASK_ID = "B745C159-3155-4B94-95D0-4B73D4D2A1B2"
 
@@ -58,17 +56,8 @@ def _record(task: Task, *, minutes: int = 5) -> TaskRecord:
     return TaskRecord(task=task, first_seen=NOW - timedelta(minutes=minutes), last_seen=NOW)
 
 
-def _valid(message: SlackMessage) -> str:
-    """Assert the message is valid Block Kit within Slack's limits; return all its text for searching."""
-    blocks = message.block_list()
-    assert block_kit_violations(blocks) == []
-    assert 0 < len(blocks) <= MAX_BLOCKS
-    assert message.text
-    return message.text + json.dumps(blocks, ensure_ascii=False)
-
-
 def test_help_lists_every_subcommand() -> None:
-    text = _valid(render_help())
+    text = valid_message_text(render_help())
     for verb in ("task", "tasks", "clusters", "mute", "unmute"):
         assert f"/ehpc {verb}" in text
 
@@ -84,7 +73,7 @@ def test_task_card_of_a_running_task_has_buttons_and_share() -> None:
     message = render_task_card(
         record=_record(_task()), cluster_name="Prod", now=NOW, share=f"task {TASK_ID}", live=False
     )
-    text = _valid(message)
+    text = valid_message_text(message)
     assert "Adding compute nodes" in text
     assert "3/10" in text
     actions = [e["action_id"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
@@ -97,7 +86,7 @@ def test_task_card_of_a_failed_task_shows_its_errors_escaped() -> None:
         errors=[{"code": "NodeFailed", "message": "boom <!channel>", "instance_id": "i-1"}],
     )
     message = render_task_card(record=_record(task), cluster_name="Prod", now=NOW, share=None, live=True)
-    text = _valid(message)
+    text = valid_message_text(message)
     assert "boom &lt;!channel&gt;" in text
     assert "<!channel>" not in text
     assert "live from E-HPC" in text
@@ -105,7 +94,7 @@ def test_task_card_of_a_failed_task_shows_its_errors_escaped() -> None:
 
 
 def test_unknown_task_answer_names_the_search() -> None:
-    text = _valid(render_task_not_found(task_id=TASK_ID, searched=2))
+    text = valid_message_text(render_task_not_found(task_id=TASK_ID, searched=2))
     assert TASK_ID in text
     assert "2 clusters" in text
 
@@ -116,7 +105,7 @@ def test_a_long_task_list_is_paged_with_a_more_button() -> None:
     message = render_tasks_page(
         query=query, cluster_name="Prod", records=records[:PAGE_SIZE], total=45, now=NOW, share=True
     )
-    _valid(message)
+    valid_message_text(message)
     buttons = {e["action_id"]: e["value"] for e in message.blocks[-1]["elements"]}
     assert buttons == {ACTION_MORE: f"tasks {CLUSTER} +{PAGE_SIZE}", ACTION_SHARE: f"tasks {CLUSTER}"}
     assert parse_command(buttons[ACTION_MORE]) == TasksQuery(CLUSTER, offset=PAGE_SIZE)
@@ -128,7 +117,7 @@ def test_the_last_page_has_no_more_button() -> None:
     message = render_tasks_page(
         query=query, cluster_name="Prod", records=records, total=45, now=NOW, share=False
     )
-    text = _valid(message)
+    text = valid_message_text(message)
     assert ACTION_MORE not in text
     assert "41–45 shown" in text
 
@@ -137,7 +126,7 @@ def test_an_empty_cluster_says_so() -> None:
     message = render_tasks_page(
         query=TasksQuery(CLUSTER), cluster_name="Prod", records=[], total=0, now=NOW, share=True
     )
-    assert "Nothing is running" in _valid(message)
+    assert "Nothing is running" in valid_message_text(message)
 
 
 def test_clusters_show_poll_age_errors_and_mutes() -> None:
@@ -145,7 +134,7 @@ def test_clusters_show_poll_age_errors_and_mutes() -> None:
         ClusterHealth(CLUSTER, "Prod", NOW - timedelta(seconds=40), None, 2, None),
         ClusterHealth("ehpc-sh-x", "Lab <b>", None, "NotAuthorized: <!here>", 0, NOW + timedelta(hours=1)),
     ]
-    text = _valid(render_clusters(clusters=clusters, now=NOW, share=True))
+    text = valid_message_text(render_clusters(clusters=clusters, now=NOW, share=True))
     assert "polled 40s ago" in text
     assert "not polled yet" in text
     assert "NotAuthorized: &lt;!here&gt;" in text
@@ -155,13 +144,13 @@ def test_clusters_show_poll_age_errors_and_mutes() -> None:
 
 def test_many_clusters_stay_within_fifty_blocks() -> None:
     clusters = [ClusterHealth(f"c{index}", f"c{index}", None, None, 0, None) for index in range(80)]
-    text = _valid(render_clusters(clusters=clusters, now=NOW, share=True))
+    text = valid_message_text(render_clusters(clusters=clusters, now=NOW, share=True))
     assert "…and 33 more" in text
 
 
 def test_mute_announcement_escapes_the_reason() -> None:
     message = render_muted(cluster_name="Prod", until=NOW, reason="<!channel> upgrade", user_id="U1")
-    text = _valid(message)
+    text = valid_message_text(message)
     assert "&lt;!channel&gt; upgrade" in text
     assert "<@U1>" in text
 
@@ -177,7 +166,7 @@ def test_mute_summary_lists_each_task_once_with_its_latest_state() -> None:
         ended_at=NOW + timedelta(hours=1),
         transitions=[started, finished],
     )
-    text = _valid(message)
+    text = valid_message_text(message)
     assert "2 changes on 1 task" in text
     assert "finished" in text
     assert text.count(TASK_ID) == 1
@@ -189,10 +178,10 @@ def test_a_huge_mute_summary_stays_within_limits() -> None:
         for index in range(500)
     ]
     message = render_mute_summary(cluster_name="Prod", started_at=NOW, ended_at=NOW, transitions=transitions)
-    text = _valid(message)
+    text = valid_message_text(message)
     assert "…and 460 more" in text
 
 
 def test_a_quiet_mute_summary_says_nothing_happened() -> None:
     message = render_mute_summary(cluster_name="Prod", started_at=NOW, ended_at=NOW, transitions=[])
-    assert "Nothing happened meanwhile" in _valid(message)
+    assert "Nothing happened meanwhile" in valid_message_text(message)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
@@ -22,22 +21,13 @@ from integrations.slack.commands import (
     parse_duration,
     parse_task_key,
 )
-from integrations.slack.render import MAX_BLOCKS, SlackMessage
-from tests.fixtures.slack import block_kit_violations
+from integrations.slack.render import SlackMessage
+from tests.fixtures.slack import valid_message_text
 
 TASK_ID = "B745C159-3155-4B94-95D0-4B73D4D2A1B2"
 
 
 CLUSTER = "ehpc-hz-FYUr32abcd"
-
-
-def _valid(message: SlackMessage) -> str:
-    """Assert the message is valid Block Kit within Slack's limits; return all its text for searching."""
-    blocks = message.block_list()
-    assert block_kit_violations(blocks) == []
-    assert 0 < len(blocks) <= MAX_BLOCKS
-    assert message.text
-    return message.text + json.dumps(blocks, ensure_ascii=False)
 
 
 @pytest.mark.parametrize(
@@ -119,7 +109,7 @@ def _unrecognized(text: str) -> SlackMessage:
 
 def test_echoed_input_is_escaped_and_cannot_ping() -> None:
     message = _unrecognized("<!channel> & <@U123|x> `code`")
-    text = _valid(message)
+    text = valid_message_text(message)
     assert "<!channel>" not in text
     assert "&lt;!channel&gt; &amp; &lt;@U123|x&gt;" in text
 
@@ -127,4 +117,4 @@ def test_echoed_input_is_escaped_and_cannot_ping() -> None:
 def test_a_long_input_is_clipped_when_echoed() -> None:
     message = _unrecognized("x" * 5000)
     assert len(message.blocks[0]["text"]["text"]) < 600
-    _valid(message)
+    valid_message_text(message)
