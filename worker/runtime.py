@@ -25,7 +25,7 @@ from integrations.target import (
     TargetConfig,
 )
 from worker.config.clusters import load_bridge_config
-from worker.config.models import BridgeConfig, ClusterConfig
+from worker.config.models import BridgeConfig, ClusterConfig, UnknownNameError
 from worker.config.settings import Settings
 from worker.deliver import fence
 from worker.deliver.budget import ChannelBudget
@@ -104,8 +104,11 @@ class Runtime:
         return route(transition, self.config)
 
     def cluster(self, cluster_id: str) -> ClusterConfig:
-        """The watched cluster ``cluster_id``; KeyError for one that is not configured."""
-        return self.clusters[cluster_id]
+        """The watched cluster ``cluster_id``; :class:`UnknownNameError` for one that is not configured."""
+        try:
+            return self.clusters[cluster_id]
+        except KeyError:
+            raise UnknownNameError(f"cluster {cluster_id!r} is not watched") from None
 
     def ref(self, cluster_id: str) -> ClusterRef:
         """How transitions name ``cluster_id``."""

@@ -44,6 +44,7 @@ __all__ = [
     "ConfigError",
     "Route",
     "RouteMatch",
+    "UnknownNameError",
     "load_config",
 ]
 
@@ -58,6 +59,10 @@ class ConfigError(ValueError):
         self.problems = list(problems)
         count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
         super().__init__(f"{path}: {count}:\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+class UnknownNameError(KeyError):
+    """A target or cluster name the configuration does not have (a KeyError, as a mapping lookup is)."""
 
 
 class ClusterConfig(BaseModel):
@@ -121,11 +126,11 @@ class BridgeConfig(BaseModel):
         return cls(clusters=tuple(ClusterConfig(id=cluster_id) for cluster_id in cluster_ids))
 
     def target(self, name: str) -> TargetConfig:
-        """The target called ``name``; KeyError if there is none."""
+        """The target called ``name``; :class:`UnknownNameError` if there is none."""
         for target in self.targets:
             if target.name == name:
                 return target
-        raise KeyError(name)
+        raise UnknownNameError(f"no target named {name!r}")
 
     def cluster(self, cluster_id: str) -> ClusterConfig | None:
         """The cluster ``cluster_id`` as configured, or None when the file does not list it."""
