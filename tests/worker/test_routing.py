@@ -11,7 +11,7 @@ from integrations.target import SlackTarget
 from tests.fixtures.transitions import make_transition
 from worker.config.models import BridgeConfig, ClusterConfig, Route, RouteMatch, load_config
 from worker.detect.diff import cluster_of, task_key_of
-from worker.routing import explain, probe, route, routing_table, run_routes_cli
+from worker.routing import cluster_targets, explain, probe, route, routing_table, run_routes_cli
 
 TARGETS = tuple(SlackTarget(name=name) for name in ("slack", "pager", "tickets", "audit"))
 
@@ -154,3 +154,28 @@ def test_routes_show_prints_the_routing_table(tmp_path: Path, capsys: pytest.Cap
     path.write_text("routes:\n  - {match: {statuses: [Fail]}, targets: [slack]}\n", encoding="utf-8")
     assert run_routes_cli(["show", "--config", str(path)]) == 0
     assert capsys.readouterr().out.splitlines() == routing_table(load_config(path))
+
+
+@pytest.mark.parametrize(
+    ("routes", "expected"),
+    [
+        pytest.param((), ["slack"], id="no-routes-default"),
+        pytest.param((rule(["tickets"], clusters=["c-dev"]),), ["tickets"], id="own-route-stops"),
+        pytest.param((rule(["tickets"], clusters=["c-other"]),), ["slack"], id="other-cluster-route"),
+        pytest.param((FAILURES,), ["pager", "slack"], id="conditional-route-and-default"),
+        pytest.param(
+            (rule(["tickets"], labels={"env": "dev"}), rule(["audit"])), ["tickets"], id="label-route-stops"
+        ),
+        pytest.param(
+            (rule(["tickets"], cont=True, labels={"env": "dev"}), rule(["audit"])),
+            ["tickets", "audit"],
+            id="continue-reaches-the-next",
+        ),
+        pytest.param((rule([], clusters=["c-dev"]),), [], id="silenced"),
+    ],
+)
+def test_cluster_targets_are_every_target_its_transitions_may_reach(
+    routes: tuple[Route, ...], expected: list[str]
+) -> None:
+    cluster = ClusterConfig(id="c-dev", labels={"env": "dev"})
+    assert cluster_targets(cluster, config(*routes)) == expected
