@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
+import socket
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -50,6 +52,7 @@ from worker.runtime import Runtime, runtime
 __all__ = [
     "deliver_task",
     "dispatch_outbox",
+    "dispatcher_name",
     "expire_mutes",
     "flush_digest_task",
     "poll_cluster_task",
@@ -122,14 +125,23 @@ def poll_cluster_task(self: CeleryTask, cluster_id: str) -> dict[str, Any]:
     }
 
 
-@app.task(name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)
-def dispatch_outbox() -> int:
+def dispatcher_name(hostname: str | None) -> str:
+    """This process's consumer name in the outbox group: the worker's node name and the process id.
+
+    Each dispatcher must be its own consumer: entries pending for a dead one are reclaimed by the others,
+    which only works when the living ones are not the same consumer as the dead.
+    """
+    return f"{hostname or socket.gethostname()}/{os.getpid()}"
+
+
+@app.task(bind=True, name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)
+def dispatch_outbox(self: CeleryTask) -> int:
     """Turn outbox entries into deliveries."""
 
     def enqueue(destination: str, task_key: str) -> None:
         deliver_task.apply_async(args=(destination, task_key), queue=DELIVER_QUEUE)
 
-    return dispatch(runtime(), consumer=app.conf.get("worker_name") or "dispatcher", enqueue=enqueue)
+    return dispatch(runtime(), consumer=dispatcher_name(self.request.hostname), enqueue=enqueue)
 
 
 @app.task(
