@@ -8,6 +8,8 @@ replica never got is issue 10's row 3, a scenario of its own.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from integrations.ehpc.simulator import SimulatorServer
@@ -53,10 +55,13 @@ def test_the_bridge_carries_on_through_a_sentinel_failover(
     redis_sentinel.await_replica_caught_up()
 
     redis_sentinel.kill_master()
+    killed_at = time.monotonic()
     sim.advance(60)  # every task ends while the master is gone: only polls after the failover see it
     redis_sentinel.await_failover()
+    print(f"replica promoted {time.monotonic() - killed_at:.1f} s after the master's SIGKILL")
 
     wait_for(lambda: slack_settled(stack, parents=3), why="three final replies", timeout=90, logs=processes)
+    print(f"three finals visible {time.monotonic() - killed_at:.1f} s after the master's SIGKILL")
     assert redis_sentinel.master_port() == redis_sentinel.replica.port
     assert worker.poll() is None, "the worker is still running"
     assert beat.poll() is None, "beat is still running"

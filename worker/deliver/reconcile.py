@@ -28,7 +28,7 @@ __all__ = ["GRACE", "reconcile"]
 
 # How late a delivery may start before it counts as lost: longer than a busy queue's wait. One that holds
 # its lease is alive whatever its age (looked at again later); one whose lease lapsed is dead.
-GRACE = timedelta(seconds=30)
+GRACE = timedelta(seconds=20)
 
 
 def reconcile(rt: Runtime, *, now: datetime, enqueue: Callable[[str, str], None]) -> int:
