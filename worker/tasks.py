@@ -70,7 +70,8 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
 def backoff(retries: int, *, base: float = 2.0, cap: float = MAX_BACKOFF) -> float:
     """Full-jitter exponential back-off: a random wait in [0, min(cap, base·2^retries)]."""
-    return random.uniform(0, min(cap, base * 2**retries))  # noqa: S311 - jitter, not cryptography
+    # 2**retries stops growing at 2**30: after thousands of attempts base·2^retries is too big for a float.
+    return random.uniform(0, min(cap, base * 2 ** min(retries, 30)))  # noqa: S311 - jitter, not cryptography
 
 
 def countdown(seconds: float) -> float:
