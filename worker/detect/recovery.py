@@ -13,7 +13,8 @@ deployment), the first poll, under a global lease, reads each Slack channel's hi
 
 Then one notice per channel says the state was rebuilt (not when a notice is already newer than every task
 message there: a rebuild that died after posting it), and a new epoch is written. A channel without any
-message of ours means a new deployment: nothing to rebuild, no notice. What can't be rebuilt, said plainly:
+message of ours means a new deployment, and one whose every message Redis still knows an upgrade from a
+version without the epoch (or an epoch lost with the last second of writes): nothing to rebuild, no notice. What can't be rebuilt, said plainly:
 a channel whose history the bot may not read (its tasks may be posted again; ``ehpc-bridge check`` says
 so), destinations other than Slack (their own idempotency keys — ``dedup_key``, ``alias``, labels — keep
 them from duplicating), mutes and parked digests.
@@ -27,7 +28,7 @@ from datetime import datetime, timedelta
 from integrations.base import MessageRef, PermanentDeliveryError
 from integrations.slack.notifier import REBUILT_EVENT, SlackNotifier
 from integrations.slack.render import render_state_rebuilt
-from integrations.target import SlackTarget
+from integrations.target import SlackTarget, TargetSetupError
 from worker.deliver.outbox import Lease
 from worker.detect.diff import cluster_of
 from worker.runtime import Runtime
@@ -75,14 +76,25 @@ def _channels(rt: Runtime) -> list[tuple[str, str]]:
     for target_name, target in rt.targets.items():
         if isinstance(target, SlackTarget):
             for cluster_id in rt.clusters:
-                channel = rt.scope(target_name=target_name, cluster_id=cluster_id)
+                try:
+                    channel = rt.scope(target_name=target_name, cluster_id=cluster_id)
+                except TargetSetupError:
+                    continue  # no channel: nothing was posted there; deliveries will say what is missing
                 seen.setdefault((target_name, channel), (target_name, cluster_id))
     return list(seen.values())
 
 
 def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: datetime, lease: Lease) -> int:
-    """Restore what one channel shows; returns how many task messages it holds."""
-    notifier = rt.notifier(target_name=target_name, cluster_id=cluster_id)
+    """Restore what one channel shows; returns how many of its task messages Redis had forgotten.
+
+    A message whose ref and task Redis still has (an upgrade from a version without the epoch, or an epoch
+    lost with the last second of writes) counts for nothing: then no notice is posted.
+    """
+    try:
+        notifier = rt.notifier(target_name=target_name, cluster_id=cluster_id)
+    except TargetSetupError as error:  # no token: nothing could have been posted with it
+        logger.error("state lost and %s can't be built to read its channel: %s", target_name, error)
+        return 0
     if not isinstance(notifier, SlackNotifier):
         return 0
     lease.extend(_RECOVERY_LEASE)
@@ -93,11 +105,12 @@ def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: dat
         return 0
     refs = rt.message_refs(target_name)
     channel = notifier.channel
-    followed = 0
+    followed = forgotten = 0
     for posted in record.tasks:
         watched_cluster = cluster_of(posted.task_key)
         if watched_cluster not in rt.clusters:
             continue
+        forgotten += refs.get(posted.task_key) is None
         refs.put(posted.task_key, MessageRef(channel=channel, ts=posted.ts, sequence=posted.sequence))
         if posted.final or posted.sequence < 1:
             continue
@@ -112,13 +125,15 @@ def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: dat
             now=now,
         )
         followed += restored
+    if not forgotten and not followed:
+        return 0  # nothing was lost here (a new deployment, or Redis still knew everything)
     logger.warning(
         "state rebuilt from %s: %d task message(s) found, %d unfinished followed again",
         channel,
         len(record.tasks),
         followed,
     )
-    if record.tasks and not record.noticed:
+    if not record.noticed:
         notice = render_state_rebuilt(found=len(record.tasks), followed=followed)
         notifier.post(notice, event_type=REBUILT_EVENT, key=f"rebuilt:{now.timestamp():.0f}")
-    return len(record.tasks)
+    return forgotten + followed
