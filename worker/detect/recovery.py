@@ -13,8 +13,7 @@ deployment), the first poll, under a global lease, reads each Slack channel's hi
 
 Then one notice per channel says the state was rebuilt (not when a notice is already newer than every task
 message there: a rebuild that died after posting it), and a new epoch is written. A channel without any
-message of ours means a new deployment, and one whose every message Redis still knows an upgrade from a
-version without the epoch (or an epoch lost with the last second of writes): nothing to rebuild, no notice. What can't be rebuilt, said plainly:
+message of ours means a new deployment: nothing to rebuild, no notice. What can't be rebuilt, said plainly:
 a channel whose history the bot may not read (its tasks may be posted again; ``ehpc-bridge check`` says
 so), destinations other than Slack (their own idempotency keys — ``dedup_key``, ``alias``, labels — keep
 them from duplicating), mutes and parked digests.
@@ -25,14 +24,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from integrations.base import MessageRef, PermanentDeliveryError
-from integrations.slack.notifier import REBUILT_EVENT, SlackNotifier
-from integrations.slack.render import render_state_rebuilt
-from integrations.target import SlackTarget, TargetSetupError
-from worker.deliver.outbox import Lease
+from integrations.base import ChannelHistory, MessageRef, PermanentDeliveryError
+from integrations.target import TargetSetupError
 from worker.detect.diff import cluster_of
 from worker.runtime import Runtime
 from worker.store.epoch import EpochState
+from worker.store.lease import Lease
 
 __all__ = ["REBUILD_HORIZON", "ensure_state"]
 
@@ -73,15 +70,21 @@ def ensure_state(rt: Runtime, *, now: datetime) -> bool:
 def _channels(rt: Runtime) -> list[tuple[str, str]]:
     """One (Slack target, a cluster posting there) per distinct channel."""
     seen: dict[tuple[str, str], tuple[str, str]] = {}
-    for target_name, target in rt.targets.items():
-        if isinstance(target, SlackTarget):
-            for cluster_id in rt.clusters:
-                try:
-                    channel = rt.scope(target_name=target_name, cluster_id=cluster_id)
-                except TargetSetupError:
-                    continue  # no channel: nothing was posted there; deliveries will say what is missing
-                seen.setdefault((target_name, channel), (target_name, cluster_id))
+    for target_name in rt.targets:
+        for cluster_id in rt.clusters:
+            history = _history(rt, target_name, cluster_id)
+            if history is not None:
+                seen.setdefault((target_name, history.channel), (target_name, cluster_id))
     return list(seen.values())
+
+
+def _history(rt: Runtime, target_name: str, cluster_id: str) -> ChannelHistory | None:
+    """The target's own record for the cluster, or None (it keeps none, or can't be built: no token or
+    channel, so nothing was posted with it; its deliveries say what is missing)."""
+    try:
+        return rt.policy(target_name=target_name, cluster_id=cluster_id).history()
+    except TargetSetupError:
+        return None
 
 
 def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: datetime, lease: Lease) -> int:
@@ -90,21 +93,17 @@ def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: dat
     A message whose ref and task Redis still has (an upgrade from a version without the epoch, or an epoch
     lost with the last second of writes) counts for nothing: then no notice is posted.
     """
-    try:
-        notifier = rt.notifier(target_name=target_name, cluster_id=cluster_id)
-    except TargetSetupError as error:  # no token: nothing could have been posted with it
-        logger.error("state lost and %s can't be built to read its channel: %s", target_name, error)
-        return 0
-    if not isinstance(notifier, SlackNotifier):
+    history = _history(rt, target_name, cluster_id)
+    if history is None:
         return 0
     lease.extend(_RECOVERY_LEASE)
     try:
-        record = notifier.read_channel(oldest=now - REBUILD_HORIZON)
+        record = history.read_channel(oldest=now - REBUILD_HORIZON)
     except PermanentDeliveryError as error:  # 429/5xx propagate: the poll is retried, the rebuild too
         logger.error("state lost and %s can't be read to rebuild it: %s", target_name, error)
         return 0
     refs = rt.message_refs(target_name)
-    channel = notifier.channel
+    channel = history.channel
     followed = forgotten = 0
     for posted in record.tasks:
         watched_cluster = cluster_of(posted.task_key)
@@ -134,6 +133,5 @@ def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: dat
         followed,
     )
     if not record.noticed:
-        notice = render_state_rebuilt(found=len(record.tasks), followed=followed)
-        notifier.post(notice, event_type=REBUILT_EVENT, key=f"rebuilt:{now.timestamp():.0f}")
+        history.announce_rebuilt(found=len(record.tasks), followed=followed, now=now)
     return forgotten + followed
