@@ -14,6 +14,7 @@ action_id           button                                          ``value``
 ``ehpc_mute_1h``    "Mute cluster 1 h" on a task message            task key ``<cluster_id>/<task_id>``
 ``ehpc_share``      "Share in channel" on an ephemeral answer       the command text to answer again
 ``ehpc_more``       "More" under a page of tasks                    the command text of the next page
+``ehpc_retry``      "Retry" on a dead letter (``/ehpc failures``)   the dead letter's id
 ==================  ==============================================  ===================================
 """
 
@@ -46,19 +47,25 @@ __all__ = [
     "ACTION_MORE",
     "ACTION_MUTE_HOUR",
     "ACTION_REFRESH",
+    "ACTION_RETRY",
     "ACTION_SHARE",
     "MAX_MUTE",
     "PAGE_SIZE",
     "ClusterHealth",
     "ClustersQuery",
     "Command",
+    "FailuresQuery",
     "HelpQuery",
+    "HistoryQuery",
     "MuteCommand",
+    "StatusQuery",
     "TaskQuery",
     "TaskRecord",
     "TasksQuery",
     "Unmute",
     "Unrecognized",
+    "ago_words",
+    "button",
     "parse_command",
     "parse_duration",
     "parse_task_key",
@@ -79,8 +86,12 @@ ACTION_REFRESH = "ehpc_refresh"
 ACTION_MUTE_HOUR = "ehpc_mute_1h"
 ACTION_SHARE = "ehpc_share"
 ACTION_MORE = "ehpc_more"
+ACTION_RETRY = "ehpc_retry"
 
 PAGE_SIZE = 20  # tasks per answer: one section each, well within Slack's 50 blocks
+HISTORY_DEFAULT = 10  # finished tasks ``/ehpc history`` shows unless told
+HISTORY_MAX = 100  # at most, by count or within a window
+HISTORY_WINDOW_MAX = timedelta(days=7)
 MAX_MUTE = timedelta(days=7)
 MIN_MUTE = timedelta(minutes=1)
 _MAX_ECHO = 200  # characters of user input echoed back in an error
@@ -96,6 +107,7 @@ _CLUSTER_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?$")
 _DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
 _UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 _OFFSET = re.compile(r"^\+(\d{1,5})$")
+_WINDOW = re.compile(r"^(\d{1,3})([hd])$")
 
 
 Block = dict[str, Any]
@@ -158,7 +170,48 @@ class Unrecognized:
     problem: str
 
 
-Command = TaskQuery | TasksQuery | ClustersQuery | MuteCommand | Unmute | HelpQuery | Unrecognized
+@dataclass(frozen=True)
+class StatusQuery:
+    """``/ehpc status``: every cluster the channel may see, one line each."""
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """``/ehpc history <ClusterId> [N|24h]``: the newest ``count`` finished tasks, or those of ``within``."""
+
+    cluster_id: str
+    count: int = HISTORY_DEFAULT
+    within: timedelta | None = None
+
+    def text(self) -> str:
+        """The command text that asks this again (the "Share" button carries it)."""
+        if self.within is not None:
+            hours = int(self.within.total_seconds() // 3600)
+            return (
+                f"history {self.cluster_id} {hours // 24}d"
+                if hours % 24 == 0
+                else f"history {self.cluster_id} {hours}h"
+            )
+        return f"history {self.cluster_id} {self.count}"
+
+
+@dataclass(frozen=True)
+class FailuresQuery:
+    """``/ehpc failures``: what the bridge gave up on (dead letters), for those who may mute."""
+
+
+Command = (
+    TaskQuery
+    | TasksQuery
+    | ClustersQuery
+    | StatusQuery
+    | HistoryQuery
+    | FailuresQuery
+    | MuteCommand
+    | Unmute
+    | HelpQuery
+    | Unrecognized
+)
 
 
 @dataclass(frozen=True)
@@ -192,6 +245,12 @@ def parse_command(text: str) -> Command:
         return HelpQuery()
     if verb == "clusters":
         return ClustersQuery() if not args else _unexpected(text, args)
+    if verb == "status":
+        return StatusQuery() if not args else _unexpected(text, args)
+    if verb == "failures":
+        return FailuresQuery() if not args else _unexpected(text, args)
+    if verb == "history":
+        return _parse_history(text, args)
     if verb == "task":
         return _parse_task(text, args)
     if verb == "tasks":
@@ -228,8 +287,8 @@ def task_actions_block(task_key: str) -> Block:
         "type": "actions",
         "block_id": "ehpc_task_actions",
         "elements": [
-            _button("Refresh", ACTION_REFRESH, task_key),
-            _button("Mute cluster 1 h", ACTION_MUTE_HOUR, task_key),
+            button("Refresh", ACTION_REFRESH, task_key),
+            button("Mute cluster 1 h", ACTION_MUTE_HOUR, task_key),
         ],
     }
 
@@ -241,6 +300,9 @@ def render_help() -> SlackMessage:
         "• `/ehpc task <TaskId>` — one task's card: status, progress, timings, nodes, errors",
         "• `/ehpc tasks <ClusterId> [all]` — tasks running on a cluster (with `all`: recent history too)",
         "• `/ehpc clusters` — the watched clusters, their last poll and health",
+        "• `/ehpc status` — every cluster this channel sees: polls, errors, running tasks, mutes",
+        "• `/ehpc history <ClusterId> [N|24h]` — recently finished tasks, with links to their messages",
+        "• `/ehpc failures` — what ehpc-bridge gave up delivering, with *Retry* (for those who may mute)",
         "• `/ehpc mute <ClusterId> <duration> [reason]` — pause a cluster's notifications "
         "(`30m`, `2h`, `1d`; at most `7d`); what happens meanwhile is summarized when the mute ends",
         "• `/ehpc unmute <ClusterId>` — end a mute now",
@@ -308,9 +370,9 @@ def render_tasks_page(
     elements: list[Block] = []
     if query.offset + len(records) < total:
         following = TasksQuery(query.cluster_id, query.include_finished, query.offset + len(records))
-        elements.append(_button("More", ACTION_MORE, following.text()))
+        elements.append(button("More", ACTION_MORE, following.text()))
     if share:
-        elements.append(_button("Share in channel", ACTION_SHARE, query.text()))
+        elements.append(button("Share in channel", ACTION_SHARE, query.text()))
     if elements:
         blocks.append({"type": "actions", "block_id": "ehpc_page_actions", "elements": elements})
     text = f"{cluster_name} ({query.cluster_id}): {total} {what}"
@@ -397,6 +459,29 @@ def _parse_tasks(text: str, args: list[str]) -> Command:
     return TasksQuery(args[0], include_finished, offset)
 
 
+def _parse_history(text: str, args: list[str]) -> Command:
+    usage = "`/ehpc history <ClusterId> [N|24h]`"
+    if not 1 <= len(args) <= 2:
+        return Unrecognized(text, f"`history` takes a ClusterId and optionally a count or a window: {usage}")
+    if not _CLUSTER_ID.match(args[0]):
+        return _bad_cluster(text, args[0])
+    if len(args) == 1:
+        return HistoryQuery(args[0])
+    amount = args[1].lower()
+    if amount.isdigit() and 1 <= int(amount) <= HISTORY_MAX:
+        return HistoryQuery(args[0], count=int(amount))
+    window = _WINDOW.match(amount)
+    if window is not None:
+        within = int(window.group(1)) * _UNIT[window.group(2)]
+        if timedelta(hours=1) <= within <= HISTORY_WINDOW_MAX:
+            return HistoryQuery(args[0], count=HISTORY_MAX, within=within)
+    return Unrecognized(
+        text,
+        f"`{_echo(args[1])}` is neither a count from 1 to {HISTORY_MAX} "
+        f"nor a window from `1h` to `7d`: {usage}",
+    )
+
+
 def _parse_mute(text: str, args: list[str]) -> Command:
     if len(args) < 2:
         return Unrecognized(
@@ -430,12 +515,12 @@ def _task_line(record: TaskRecord, *, now: datetime) -> str:
     task = record.task
     return (
         f"{STATUS_EMOJI[task.status]} *{escape(task.label)}* · {escape(progress_bar(task))} · "
-        f"started {_ago(now - record.first_seen)} ago\n`{escape(task.task_id)}`"
+        f"started {ago_words(now - record.first_seen)} ago\n`{escape(task.task_id)}`"
     )
 
 
 def _cluster_line(cluster: ClusterHealth, *, now: datetime) -> str:
-    polled = f"polled {_ago(now - cluster.last_poll)} ago" if cluster.last_poll else "not polled yet"
+    polled = f"polled {ago_words(now - cluster.last_poll)} ago" if cluster.last_poll else "not polled yet"
     health = (
         f":red_circle: last error: {escape(clip(cluster.last_error, 500))}"
         if cluster.last_error
@@ -456,7 +541,8 @@ def _summary_line(transition: Transition) -> str:
     )
 
 
-def _ago(delta: timedelta) -> str:
+def ago_words(delta: timedelta) -> str:
+    """How long ago, in one unit: ``45s``, ``12m``, ``3h``, ``2d``."""
     seconds = max(int(delta.total_seconds()), 0)
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
         if seconds >= size:
@@ -472,14 +558,16 @@ def _share_block(command_text: str) -> Block:
     return {
         "type": "actions",
         "block_id": "ehpc_share",
-        "elements": [_button("Share in channel", ACTION_SHARE, command_text)],
+        "elements": [button("Share in channel", ACTION_SHARE, command_text)],
     }
 
 
-def _button(label: str, action_id: str, value: str) -> Block:
+def button(label: str, action_id: str, value: str, *, style: str | None = None) -> Block:
+    """A Block Kit button (``style``: ``primary`` or ``danger``)."""
     return {
         "type": "button",
         "text": {"type": "plain_text", "text": label},
         "action_id": action_id,
         "value": value,
+        **({"style": style} if style is not None else {}),
     }

@@ -25,6 +25,7 @@ __all__ = [
     "chunk_lines",
     "clip",
     "context",
+    "duration_words",
     "escape",
     "progress_bar",
     "render_cluster_problem",
@@ -252,6 +253,11 @@ def _duration(delta: timedelta) -> str:
     if minutes:
         return f"{minutes}m {seconds:02d}s"
     return f"{seconds}s"
+
+
+def duration_words(delta: timedelta) -> str:
+    """A duration as people read it: ``45s``, ``3m 20s``, ``2h 05m``."""
+    return _duration(delta)
 
 
 def _instance_line(node: Instance) -> str:
