@@ -19,7 +19,8 @@ from typing import Any
 
 from integrations.base import Transition
 from integrations.ehpc.task import Task
-from integrations.slack.commands import ACTION_SHARE, ago_words, button
+from integrations.slack.answers import button
+from integrations.slack.commands import ACTION_SHARE
 from integrations.slack.render import (
     MAX_BLOCKS,
     MAX_TEXT,
@@ -28,11 +29,11 @@ from integrations.slack.render import (
     chunk_lines,
     clip,
     context,
-    duration_words,
     escape,
     progress_bar,
     section,
 )
+from integrations.text import duration
 
 __all__ = [
     "MAX_HOME_BLOCKS",
@@ -219,7 +220,7 @@ def _status_text(clusters: Sequence[ClusterStatus], *, now: datetime) -> str:
 def _status_line(cluster: ClusterStatus, *, now: datetime) -> str:
     health = cluster.health(now)
     polled = (
-        f"last good poll {ago_words(now - cluster.last_ok)} ago ({cluster.last_ok:%H:%M:%S} UTC)"
+        f"last good poll {_ago(now - cluster.last_ok)} ago ({cluster.last_ok:%H:%M:%S} UTC)"
         if cluster.last_ok is not None
         else "no successful poll yet"
     )
@@ -238,7 +239,7 @@ def _status_line(cluster: ClusterStatus, *, now: datetime) -> str:
         f"{polled} · {tasks}{muted}"
     )
     if cluster.last_error:
-        when = f" ({ago_words(now - cluster.error_at)} ago)" if cluster.error_at is not None else ""
+        when = f" ({_ago(now - cluster.error_at)} ago)" if cluster.error_at is not None else ""
         line += f"\n:warning: last API error{when}: {escape(clip(cluster.last_error, _MAX_ERROR))}"
     return line
 
@@ -249,8 +250,8 @@ def _history_line(entry: HistoryEntry, *, now: datetime) -> str:
     link = f" · <{entry.link}|message>" if entry.link else ""
     return (
         f"{STATUS_EMOJI[task.status]} *{escape(task.label)}* · {escape(outcome)} · "
-        f"took {duration_words(entry.finished_at - entry.first_seen)} · "
-        f"finished {ago_words(now - entry.finished_at)} ago{link} · `{escape(clip(task.task_id, 80))}`"
+        f"took {_took(entry.finished_at - entry.first_seen)} · "
+        f"finished {_ago(now - entry.finished_at)} ago{link} · `{escape(clip(task.task_id, 80))}`"
     )
 
 
@@ -268,3 +269,11 @@ def _failure_line(entry: FailureEntry) -> str:
 
 def _actions(block_id: str, elements: list[Block]) -> Block:
     return {"type": "actions", "block_id": block_id, "elements": elements}
+
+
+def _ago(delta: timedelta) -> str:
+    return duration(delta, parts=1, days=True)
+
+
+def _took(delta: timedelta) -> str:
+    return duration(delta, parts=2)

@@ -17,7 +17,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from integrations.slack.commands import ACTION_RETRY, HistoryQuery, render_notice
+from integrations.slack.answers import render_notice
+from integrations.slack.commands import ACTION_RETRY, HistoryQuery
 from integrations.slack.overview import (
     ClusterStatus,
     FailureEntry,
