@@ -209,7 +209,9 @@ def test_retry_re_delivers_the_transition_once(harness: Harness) -> None:
     answers = [_text(body) for body in harness.responses.wait_for(3)]
     assert sum(":no_entry_sign:" in answer for answer in answers) == 1
     assert sum("Re-delivered" in answer for answer in answers) == 1
-    assert sum("already retried" in answer or "already re-delivered" in answer for answer in answers) == 1
+    # the presses run concurrently: the second either finds it under way or already delivered
+    second = ("already retried", "already re-delivered", "under way already")
+    assert sum(any(words in answer for words in second) for answer in answers) == 1
     (posted,) = harness.standin.messages(CHANNEL)  # the task's message, once
     assert "B745C159" in json.dumps(posted.blocks)
     assert harness.redis.llen(harness.keys.dead_letters()) == 0
