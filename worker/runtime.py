@@ -23,8 +23,10 @@ from integrations.target import NotifierContext, SlackTarget, TargetConfig
 from worker.config.clusters import load_bridge_config
 from worker.config.models import BridgeConfig, ClusterConfig
 from worker.config.settings import Settings
+from worker.deliver.backlog import ChannelBacklog
 from worker.deliver.budget import ChannelBudget
-from worker.deliver.digests import DigestQueue
+from worker.deliver.dead_letters import DeadLetters
+from worker.deliver.digests import DigestClaims
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
@@ -52,7 +54,9 @@ class Runtime:
     lookup: Lookup = field(init=False)
     mutes: Mutes = field(init=False)
     budget: ChannelBudget = field(init=False)
-    digests: DigestQueue = field(init=False)
+    backlog: ChannelBacklog = field(init=False)
+    digests: DigestClaims = field(init=False)
+    dead_letters: DeadLetters = field(init=False)
     session: requests.Session = field(init=False)
     _ehpc: dict[str, EhpcClient] = field(init=False, default_factory=dict)
     _notifiers: dict[tuple[str, str], Notifier] = field(init=False, default_factory=dict)
@@ -73,7 +77,9 @@ class Runtime:
         self.budget = ChannelBudget(
             client=self.redis, keys=self.keys, rate=self.settings.slack_rate, burst=self.settings.slack_burst
         )
-        self.digests = DigestQueue(client=self.redis, keys=self.keys)
+        self.backlog = ChannelBacklog(client=self.redis, keys=self.keys)
+        self.digests = DigestClaims(client=self.redis, keys=self.keys)
+        self.dead_letters = DeadLetters(client=self.redis, keys=self.keys)
         self.session = new_session()
 
     @classmethod

@@ -84,13 +84,25 @@ class Keys:
         """Hash: the channel's token bucket (``tokens``, ``at`` in Redis TIME seconds)."""
         return self._key("slack", "budget", channel)
 
-    def slack_digest(self, *, channel: str) -> str:
-        """Hash: finished transitions (JSON) parked for the channel's next digest, by fingerprint."""
-        return self._key("slack", "digest", channel)
+    def slack_backlog(self, *, destination: str, channel: str) -> str:
+        """Sorted set: task keys whose next message waits for the channel's budget, by when first parked."""
+        return self._key("slack", "backlog", destination, channel)
 
-    def slack_digest_lock(self, *, channel: str) -> str:
-        """String: owner token of the worker posting the channel's digest."""
-        return self._key("slack", "digest-lock", channel)
+    def slack_backlogs(self) -> str:
+        """Set: every (destination, channel, cluster) backlog parked in, for beat to find lost drains."""
+        return self._key("slack", "backlogs")
+
+    def slack_drain_scheduled(self, *, destination: str, channel: str) -> str:
+        """String with a TTL: present while a drain of the backlog is scheduled."""
+        return self._key("slack", "drain-scheduled", destination, channel)
+
+    def slack_drain_lease(self, *, destination: str, channel: str) -> str:
+        """String: owner token of the worker draining the backlog."""
+        return self._key("slack", "drain-lease", destination, channel)
+
+    def slack_digest_claim(self, *, destination: str, channel: str) -> str:
+        """Hash: the open digest of the backlog (``id``, ``items`` JSON, ``posted`` ts, ``edited:<task>``)."""
+        return self._key("slack", "digest-claim", destination, channel)
 
     # worker.detect.poll, worker.deliver.* / worker.deliver.problems / worker.celery_app
     def archive_sweep(self, *, cluster_id: str) -> str:
@@ -106,7 +118,7 @@ class Keys:
         return self._key("slack", "edit", destination, task_key)
 
     def dead_letters(self) -> str:
-        """List: transitions a destination refused permanently, with the reason (kept for operators)."""
+        """Stream (capped): transitions given up on, with destination and reason (see ``dead-letters``)."""
         return self._key("dead-letters")
 
     def celery_prefix(self) -> str:
