@@ -215,8 +215,12 @@ class SlackNotifier:
         A retry after a failure or a crash that may have posted it looks for it by its metadata first, as
         a task's first message does, and returns the ts of the one found instead of posting again.
         """
+        posted = self._refs.reply(key, _POSTED)
+        if posted is not None:
+            return posted
         found = self._find_message(key) if self._refs.begin(key, _PARENT_ATTEMPT) else None
         if found is not None:
+            self._refs.put_reply(key, _POSTED, found[0])
             return found[0]
         metadata = _metadata(event_type, task_key=key, fingerprint=key, sequence=0)
         ts = self._post(message, channel=self._channel, metadata=metadata)
@@ -230,12 +234,8 @@ class SlackNotifier:
         Tasks that already have a parent message still need ``send`` afterwards to edit it in place; their
         thread reply is skipped because the digest delivered it.
         """
-        record = f"digest:{digest_id}"
-        ts = self._refs.reply(record, _POSTED)
-        if ts is None:
-            ts = self.post_once(
-                render_digest(transitions=transitions, now=now), event_type=DIGEST_EVENT, key=record
-            )
+        message = render_digest(transitions=transitions, now=now)
+        ts = self.post_once(message, event_type=DIGEST_EVENT, key=f"digest:{digest_id}")
         for transition in transitions:
             self._refs.put_reply(transition.task_key, transition.fingerprint, ts)
             self._refs.put_reply(transition.task_key, _DIGESTED, ts)

@@ -64,8 +64,24 @@ class Keys:
         return self._key("mute", cluster_id)
 
     def muted_transitions(self, *, cluster_id: str) -> str:
-        """List: transitions (JSON) kept back while the cluster was muted, for the summary."""
-        return self._key("muted", cluster_id)
+        """Hash: transitions (JSON) kept back while the cluster is muted, by fingerprint, for the summary."""
+        return self._key("muted-kept", cluster_id)
+
+    def mute_summary(self, *, summary_id: str) -> str:
+        """Hash: a claimed mute summary (the mute's fields, ``cluster``, ``ended``, ``overflow``)."""
+        return self._key("mute-summary", summary_id)
+
+    def mute_summary_items(self, *, summary_id: str) -> str:
+        """Hash: the transitions (JSON, by fingerprint) a claimed mute summary announces."""
+        return self._key("mute-summary-items", summary_id)
+
+    def mute_summaries(self) -> str:
+        """Set: ids of mute summaries claimed and not yet posted."""
+        return self._key("mute-summaries")
+
+    def mute_summary_lease(self, *, summary_id: str) -> str:
+        """String: owner token of the worker posting the summary."""
+        return self._key("lease", "mute-summary", summary_id)
 
     def mute_ends(self) -> str:
         """Sorted set: muted cluster IDs scored by when their mute ends (epoch seconds)."""

@@ -116,6 +116,16 @@ class _Failure:
     status: int
     error: str
     retry_after: int | None
+    method: str | None = None
+    event_type: str | None = None
+
+    def matches(self, method: str, params: dict[str, Any]) -> bool:
+        """True for a call this failure is meant for (any call when no filter was given)."""
+        if self.method is not None and method != self.method:
+            return False
+        metadata = params.get("metadata")
+        sent = metadata.get("event_type") if isinstance(metadata, dict) else None
+        return self.event_type is None or sent == self.event_type
 
 
 class _ApiError(Exception):
@@ -253,13 +263,25 @@ class SlackStandIn:
             self._forget(channel, {ts})
 
     def fail_next(
-        self, *, count: int = 1, status: int = 429, error: str = "ratelimited", retry_after: int | None = None
+        self,
+        *,
+        count: int = 1,
+        status: int = 429,
+        error: str = "ratelimited",
+        retry_after: int | None = None,
+        method: str | None = None,
+        event_type: str | None = None,
     ) -> None:
-        """Answer the next ``count`` calls with ``status``/``error`` (429 sends Retry-After, default 1 s)."""
+        """Answer the next ``count`` calls with ``status``/``error`` (429 sends Retry-After, default 1 s).
+
+        ``method`` / ``event_type`` narrow it to calls of that Web API method / carrying message metadata
+        of that event type (``ehpc_digest``, ``ehpc_mute_summary``…); other calls pass meanwhile.
+        """
         if status == HTTPStatus.TOO_MANY_REQUESTS and retry_after is None:
             retry_after = 1
+        failure = _Failure(status, error, retry_after, method=method, event_type=event_type)
         with self._lock:
-            self._failures.extend(_Failure(status, error, retry_after) for _ in range(count))
+            self._failures.extend(failure for _ in range(count))
 
     # request handling (called from the server threads)
 
@@ -269,7 +291,9 @@ class SlackStandIn:
 
     def _dispatch(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         with self._lock:
-            failure = self._failures.pop(0) if self._failures else None
+            failure = next((f for f in self._failures if f.matches(method, params)), None)
+            if failure is not None:
+                self._failures.remove(failure)
         if failure is not None:
             raise _ApiError(failure.error, status=failure.status, retry_after=failure.retry_after)
         _check_token(token)
