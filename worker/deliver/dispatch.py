@@ -11,6 +11,7 @@ from worker.runtime import Runtime
 __all__ = ["OUTBOX_RECLAIM_IDLE", "dispatch"]
 
 OUTBOX_RECLAIM_IDLE = timedelta(seconds=60)
+_MAX_BATCHES = 100  # of 100 entries: one run dispatches up to 10,000 pages' worth, then beat's next run
 
 
 def dispatch(rt: Runtime, *, consumer: str, enqueue: Callable[[str, str], None]) -> int:
@@ -21,14 +22,18 @@ def dispatch(rt: Runtime, *, consumer: str, enqueue: Callable[[str, str], None])
     """
     rt.outbox.ensure_group()
     entries = rt.outbox.reclaim(consumer=consumer, min_idle=OUTBOX_RECLAIM_IDLE)
-    entries += rt.outbox.read(consumer=consumer)
     scheduled = 0
-    task_keys = dict.fromkeys(task_key for entry in entries for task_key in entry.task_keys)
-    for task_key in task_keys:
-        for destination in _pending_destinations(rt, task_key=task_key):
-            enqueue(destination, task_key)
-            scheduled += 1
-    rt.outbox.ack(entry_ids=[entry.entry_id for entry in entries])
+    for _ in range(_MAX_BATCHES):  # a burst of lookups logs one entry per task: read them all now
+        entries += rt.outbox.read(consumer=consumer)
+        if not entries:
+            break
+        task_keys = dict.fromkeys(task_key for entry in entries for task_key in entry.task_keys)
+        for task_key in task_keys:
+            for destination in _pending_destinations(rt, task_key=task_key):
+                enqueue(destination, task_key)
+                scheduled += 1
+        rt.outbox.ack(entry_ids=[entry.entry_id for entry in entries])
+        entries = []
     return scheduled
 
 

@@ -311,7 +311,9 @@ def test_a_digest_posted_before_a_crash_is_not_posted_again(
         client=redis_client, key_for=partial(Keys(redis_prefix).slack_message, destination="slack")
     )
     with pytest.raises(Crash):
-        make_notifier(store=crashing).send_digest(transitions=[FINISHED], now=FINISHED.observed_at, digest_id="d1")
+        make_notifier(store=crashing).send_digest(
+            transitions=[FINISHED], now=FINISHED.observed_at, digest_id="d1"
+        )
 
     make_notifier().send_digest(transitions=[FINISHED], now=FINISHED.observed_at, digest_id="d1")
 
