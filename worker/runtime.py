@@ -7,19 +7,17 @@ once on first use (never at import). Tests build a :class:`Runtime` themselves f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import cache, partial
 
 import redis
 import requests
 
-from integrations.base import Notifier, Transition
+from integrations.base import DeliveryPolicy, DeliveryStores, Notifier, Transition
 from integrations.ehpc.client import EhpcClient
 from integrations.http import new_session
-from integrations.registry import build_notifier
-from integrations.slack.links import SlackThreadLinks
-from integrations.slack.notifier import RedisMessageRefs, SlackNotifier
-from integrations.target import NotifierContext, SlackTarget, TargetConfig
+from integrations.registry import Destination, build_destination
+from integrations.slack.links import first_slack_thread_links
+from integrations.target import MissingSettingError, NotifierContext, SlackAccess, TargetConfig
 from worker.config.clusters import load_bridge_config
 from worker.config.models import BridgeConfig, ClusterConfig
 from worker.config.settings import Settings
@@ -27,9 +25,12 @@ from worker.deliver.backlog import ChannelBacklog
 from worker.deliver.budget import ChannelBudget
 from worker.deliver.dead_letters import DeadLetters
 from worker.deliver.digests import DigestClaims
+from worker.deliver.edits import EditCoalescing
+from worker.deliver.message_refs import RedisMessageRefs
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
+from worker.detect.cursor import CursorStore
 from worker.detect.diff import ClusterRef, TaskState
 from worker.routing import route
 from worker.slack_app.lookup import Lookup
@@ -49,6 +50,7 @@ class Runtime:
     targets: dict[str, TargetConfig] = field(init=False)
     keys: Keys = field(init=False)
     state: TaskState = field(init=False)
+    cursors: CursorStore = field(init=False)
     outbox: Outbox = field(init=False)
     ledger: DeliveryLedger = field(init=False)
     lookup: Lookup = field(init=False)
@@ -59,7 +61,7 @@ class Runtime:
     dead_letters: DeadLetters = field(init=False)
     session: requests.Session = field(init=False)
     _ehpc: dict[str, EhpcClient] = field(init=False, default_factory=dict)
-    _notifiers: dict[tuple[str, str], Notifier] = field(init=False, default_factory=dict)
+    _destinations: dict[tuple[str, str], Destination] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.clusters = {cluster.id: cluster for cluster in self.config.clusters}
@@ -70,6 +72,7 @@ class Runtime:
             keys=self.keys,
             announce_running_on_baseline=self.settings.announce_running_on_baseline,
         )
+        self.cursors = CursorStore(client=self.redis, keys=self.keys)
         self.outbox = Outbox(client=self.redis, keys=self.keys)
         self.ledger = DeliveryLedger(client=self.redis, keys=self.keys)
         self.lookup = Lookup(client=self.redis, keys=self.keys)
@@ -111,7 +114,10 @@ class Runtime:
 
     def ehpc(self, cluster_id: str) -> EhpcClient:
         """The ListTasks client for the cluster's region (one per region, shared by its clusters)."""
-        region = self.cluster(cluster_id).region or self.settings.region
+        return self.ehpc_in(self.cluster(cluster_id).region or self.settings.region)
+
+    def ehpc_in(self, region: str) -> EhpcClient:
+        """The ListTasks client for ``region``, built on first use."""
         if region not in self._ehpc:
             self._ehpc[region] = EhpcClient(
                 region=region,
@@ -122,63 +128,80 @@ class Runtime:
             )
         return self._ehpc[region]
 
-    def slack_channel(self, *, target: SlackTarget, cluster_id: str) -> str:
-        """Where a Slack target posts for a cluster: its own channel, the cluster's, or SLACK_CHANNEL."""
-        channel = target.channel or self.cluster(cluster_id).slack_channel or self.settings.slack_channel
-        if not channel:
-            raise LookupError(f"no Slack channel for cluster {cluster_id}: set SLACK_CHANNEL")
-        return channel
+    def scope(self, *, target_name: str, cluster_id: str) -> str:
+        """What one notifier of ``target_name`` serves for ``cluster_id`` (Slack: the channel; else "").
+
+        A cluster that isn't watched (``check`` with no clusters asks for ``""``) has no channel of its own.
+        """
+        cluster = self.clusters.get(cluster_id)
+        return self.targets[target_name].scope(
+            cluster_id=cluster_id,
+            cluster_channel=cluster.slack_channel if cluster is not None else None,
+            default_channel=self.settings.slack_channel,
+        )
+
+    def destination(self, *, target_name: str, cluster_id: str) -> Destination:
+        """The notifier and delivery policy of ``target_name`` for ``cluster_id`` (built once, reused)."""
+        scope = self.scope(target_name=target_name, cluster_id=cluster_id)
+        if (target_name, scope) not in self._destinations:
+            self._destinations[(target_name, scope)] = self._build(self.targets[target_name], scope)
+        return self._destinations[(target_name, scope)]
+
+    def setup_problems(self, *, target_name: str) -> list[MissingSettingError]:
+        """What ``target_name`` lacks before it can be built, for ``check``: each setting, each cluster."""
+        problems = self.targets[target_name].access_problems(slack=self._slack_access())
+        for cluster_id in self.clusters or [""]:
+            try:
+                self.scope(target_name=target_name, cluster_id=cluster_id)
+            except MissingSettingError as problem:
+                problems.append(problem)
+        return problems
 
     def notifier(self, *, target_name: str, cluster_id: str) -> Notifier:
-        """The notifier delivering to ``target_name`` for ``cluster_id`` (built once, then reused)."""
-        target = self.targets[target_name]
-        scope = (
-            self.slack_channel(target=target, cluster_id=cluster_id)
-            if isinstance(target, SlackTarget)
-            else ""
+        """The notifier delivering to ``target_name`` for ``cluster_id``."""
+        return self.destination(target_name=target_name, cluster_id=cluster_id).notifier
+
+    def policy(self, *, target_name: str, cluster_id: str) -> DeliveryPolicy:
+        """How deliveries to ``target_name`` for ``cluster_id`` are paced."""
+        return self.destination(target_name=target_name, cluster_id=cluster_id).policy
+
+    def _stores(self, target_name: str) -> DeliveryStores:
+        """The Redis stores of one target, handed to its notifier and policy."""
+        return DeliveryStores(
+            edits=EditCoalescing(
+                client=self.redis,
+                keys=self.keys,
+                destination=target_name,
+                interval=self.settings.slack_edit_interval,
+            ),
+            budget=self.budget,
+            backlog=self.backlog.of_target(target_name),
+            mutes=self.mutes,
+            refs=self._message_refs(target_name),
         )
-        if (target_name, scope) not in self._notifiers:
-            self._notifiers[(target_name, scope)] = self._build(target, scope)
-        return self._notifiers[(target_name, scope)]
 
     def _message_refs(self, target_name: str) -> RedisMessageRefs:
         return RedisMessageRefs(
             client=self.redis, key_for=partial(self.keys.slack_message, destination=target_name)
         )
 
-    def _thread_links(self) -> SlackThreadLinks | None:
-        """Links to the first Slack target's task messages, for vendors that link back."""
-        slack = next((name for name, target in self.targets.items() if isinstance(target, SlackTarget)), None)
-        return None if slack is None else SlackThreadLinks(refs=self._message_refs(slack))
+    def _slack_access(self) -> SlackAccess:
+        return SlackAccess(token=self.settings.slack_bot_token, base_url=self.settings.slack_api_url)
 
-    def _build(self, target: TargetConfig, channel: str) -> Notifier:
-        if isinstance(target, SlackTarget):
-            token = self.settings.slack_bot_token
-            if token is None:
-                raise LookupError("SLACK_BOT_TOKEN is not set")
-            refs = self._message_refs(target.name)
-            return SlackNotifier(
-                token=token.get_secret_value(),
-                channel=channel,
-                refs=refs,
-                base_url=self.settings.slack_api_url,
-            )
+    def _build(self, target: TargetConfig, scope: str) -> Destination:
         context = NotifierContext(
             state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),
+            thread_links=first_slack_thread_links(self.config.targets, refs_for=self._message_refs),
+            scope=scope,
+            stores_for=self._stores,
+            slack=self._slack_access(),
             incidents_for=lambda name: RedisIncidentLedger(client=self.redis, keys=self.keys, target=name),
-            thread_links=self._thread_links(),
         )
-        return build_notifier(target, session=self.session, context=context)
+        return build_destination(target, session=self.session, context=context)
 
-    @property
-    def poll_lease_ttl(self) -> timedelta:
-        """How long a poll may hold its cluster's lock before it is presumed dead.
-
-        Short enough that a worker killed mid-poll delays the cluster's polls by about one interval; a
-        poll that really takes longer only risks an overlapping poll, which is wasteful, not wrong (the
-        diff is atomic and idempotent).
-        """
-        return timedelta(seconds=max(60.0, 2 * self.settings.poll_interval))
+    def poll_interval(self, cluster_id: str) -> float:
+        """Seconds between two polls of ``cluster_id`` (its own setting, else ``EHPC_POLL_INTERVAL``)."""
+        return self.cluster(cluster_id).poll_interval or self.settings.poll_interval
 
 
 @cache

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from integrations.ehpc.simulator import SimulatorServer
+from integrations.slack.policy import MUTE_SUMMARY_EVENT
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.channel import ChannelView
 from tests.fixtures.pipeline import CHANNEL, Stack, make_stack
 from tests.fixtures.processes import Processes, undelivered, wait_for
-from worker.deliver.problems import MUTE_SUMMARY_EVENT
 from worker.detect.diff import task_key_of
 
 pytestmark = pytest.mark.slow

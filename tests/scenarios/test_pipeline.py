@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from integrations.ehpc.simulator import SimulatorServer
+from integrations.slack.policy import DIGEST_BACKLOG
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.pipeline import CHANNEL, Stack, make_stack
 from worker.deliver.delivery import channel_backlog, deliver, drain_channel
-from worker.deliver.digests import DIGEST_BACKLOG
 from worker.deliver.dispatch import dispatch
 from worker.detect.poll import poll_cluster
 
@@ -52,7 +52,6 @@ def test_a_task_that_starts_and_ends_between_two_polls_is_announced_once_as_fini
     cycle(stack, at=T0)
     sim.start_task(CLUSTER, "StopComputes", total_steps=2, step_seconds=5, outcome="Fail")
     sim.advance(60)
-    stack.runtime.redis.delete(stack.runtime.keys.archive_sweep(cluster_id=CLUSTER))
     cycle(stack, at=T0 + timedelta(minutes=1))
     cycle(stack, at=T0 + timedelta(minutes=2))
 
@@ -92,14 +91,12 @@ def test_a_backlog_over_the_channel_budget_becomes_one_digest_and_drops_nothing(
         clusters=(CLUSTER,),
         EHPC_SLACK_RATE=0.02,
         EHPC_SLACK_BURST=3,
-        EHPC_ARCHIVE_PAGES=1,
     )
     rt = stack.runtime
     poll_cluster(rt, cluster_id=CLUSTER, now=T0)
     for _ in range(DIGEST_BACKLOG + 4):
         simulator.simulator.start_task(CLUSTER, "AddComputes", total_steps=2, step_seconds=5)
     simulator.simulator.advance(60)
-    rt.redis.delete(rt.keys.archive_sweep(cluster_id=CLUSTER))
     poll_cluster(rt, cluster_id=CLUSTER, now=T0 + timedelta(minutes=1))
     scheduled: list[tuple[str, str]] = []
     dispatch(rt, consumer="test", enqueue=lambda destination, key: scheduled.append((destination, key)))
@@ -111,7 +108,9 @@ def test_a_backlog_over_the_channel_budget_becomes_one_digest_and_drops_nothing(
 
     assert sum(outcome.sent for outcome in outcomes) == 3
     parked = [
-        key.split("/")[1] for (_, key), outcome in zip(scheduled, outcomes, strict=True) if outcome.parked
+        key.split("/")[1]
+        for (_, key), outcome in zip(scheduled, outcomes, strict=True)
+        if outcome.digest_after is not None
     ]
     assert len(parked) == DIGEST_BACKLOG + 1
     messages = slack_standin.messages(CHANNEL)

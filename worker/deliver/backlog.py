@@ -15,6 +15,7 @@ that beat's dispatcher can re-schedule a drain whose message was lost (:meth:`Ch
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,7 +27,7 @@ from worker.deliver.outbox import Lease
 from worker.store.keys import Keys
 from worker.store.scripts import reply_text
 
-__all__ = ["Backlog", "ChannelBacklog"]
+__all__ = ["Backlog", "BacklogOfTarget", "ChannelBacklog"]
 
 _DRAIN_LEASE = timedelta(seconds=60)
 
@@ -113,11 +114,41 @@ class ChannelBacklog:
             elif not self._client.exists(self._marker(backlog)):
                 yield backlog
 
+    def ahead(self, backlog: Backlog, *, task_key: str) -> bool:
+        """True when a digest of the backlog is open or another task waits before ``task_key``."""
+        claim = self._keys.slack_digest_claim(destination=backlog.destination, channel=backlog.channel)
+        if self._client.exists(claim):
+            return True
+        return self.oldest(backlog, count=1) not in ([], [task_key])
+
+    def of_target(self, destination: str) -> BacklogOfTarget:
+        """The :class:`~integrations.base.BacklogGate` a target's delivery policy is given."""
+        return BacklogOfTarget(backlog=self, destination=destination)
+
     def _key(self, backlog: Backlog) -> str:
         return self._keys.slack_backlog(destination=backlog.destination, channel=backlog.channel)
 
     def _marker(self, backlog: Backlog) -> str:
         return self._keys.slack_drain_scheduled(destination=backlog.destination, channel=backlog.channel)
+
+
+@dataclass(frozen=True)
+class BacklogOfTarget:
+    """:class:`~integrations.base.BacklogGate` of one target: its backlogs, one per channel."""
+
+    backlog: ChannelBacklog
+    destination: str
+
+    def park(self, *, channel: str, task_key: str) -> None:
+        """Add the task to the channel's backlog (it keeps its place if it is there already)."""
+        self.backlog.park(self._of(channel, task_key), task_key=task_key, at_ms=int(time.time() * 1000))
+
+    def ahead(self, *, channel: str, task_key: str) -> bool:
+        """True when other tasks wait before ``task_key`` or a digest of the channel is open."""
+        return self.backlog.ahead(self._of(channel, task_key), task_key=task_key)
+
+    def _of(self, channel: str, task_key: str) -> Backlog:
+        return Backlog(destination=self.destination, channel=channel, cluster_id=task_key.split("/", 1)[0])
 
 
 def _registry_entry(backlog: Backlog) -> str:

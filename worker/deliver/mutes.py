@@ -28,9 +28,7 @@ from typing import cast
 
 import redis
 
-from integrations.base import Transition
-from integrations.slack.commands import render_mute_summary
-from integrations.slack.render import SlackMessage
+from integrations.base import MuteEndedNotice, Transition
 from worker.deliver.outbox import Lease
 from worker.ops import metrics
 from worker.store.keys import Keys
@@ -100,13 +98,15 @@ class MuteSummary:
     transitions: tuple[Transition, ...]
     untracked: int = 0
 
-    def render(self, *, cluster_name: str) -> SlackMessage:
-        """The summary message for the cluster's channel."""
-        return render_mute_summary(
+    def notice(self, *, cluster_name: str) -> MuteEndedNotice:
+        """The summary as a cluster notice, for every target's policy to announce (once, by its id)."""
+        return MuteEndedNotice(
+            cluster_id=self.mute.cluster_id,
             cluster_name=cluster_name,
             started_at=self.mute.started_at,
             ended_at=self.ended_at,
             transitions=self.transitions,
+            summary_id=self.summary_id,
             untracked=self.untracked,
         )
 

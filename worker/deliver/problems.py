@@ -12,29 +12,19 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from integrations.base import DeliveryError
+from integrations.base import ApiProblemNotice, ClusterNotice, DeliveryError
 from integrations.ehpc.errors import PermanentEhpcError
-from integrations.slack.notifier import SlackNotifier
-from integrations.slack.render import render_cluster_problem
-from integrations.target import SlackTarget
 from worker.runtime import Runtime
 
-__all__ = ["MUTE_SUMMARY_EVENT", "announce_api_problem", "clear_api_problem", "post_mute_summaries"]
-
-MUTE_SUMMARY_EVENT = "ehpc_mute_summary"
-"""Slack message metadata event type of a mute summary (how a retry finds one already posted)."""
+__all__ = ["announce_api_problem", "clear_api_problem", "post_mute_summaries"]
 
 logger = logging.getLogger(__name__)
 
 
-def _slack_notifiers(rt: Runtime, *, cluster_id: str) -> list[SlackNotifier]:
-    notifiers = []
-    for name, target in rt.targets.items():
-        if isinstance(target, SlackTarget):
-            notifier = rt.notifier(target_name=name, cluster_id=cluster_id)
-            if isinstance(notifier, SlackNotifier):
-                notifiers.append(notifier)
-    return notifiers
+def _announce(rt: Runtime, notice: ClusterNotice) -> None:
+    """Hand ``notice`` to every target's policy (chat targets post it; ticketing vendors ignore it)."""
+    for name in rt.targets:
+        rt.policy(target_name=name, cluster_id=notice.cluster_id).announce(notice)
 
 
 def announce_api_problem(rt: Runtime, *, cluster_id: str, error: PermanentEhpcError) -> bool:
@@ -46,11 +36,13 @@ def announce_api_problem(rt: Runtime, *, cluster_id: str, error: PermanentEhpcEr
     ):
         return False
     logger.error("permanent ListTasks error for %s: %s", cluster_id, error, extra={"cluster": cluster_id})
-    message = render_cluster_problem(
-        cluster_name=rt.cluster(cluster_id).display_name, code=error.code, message=error.message
+    notice = ApiProblemNotice(
+        cluster_id=cluster_id,
+        cluster_name=rt.cluster(cluster_id).display_name,
+        code=error.code,
+        message=error.message,
     )
-    for notifier in _slack_notifiers(rt, cluster_id=cluster_id):
-        notifier.post(message, event_type="ehpc_cluster_problem", key=f"{cluster_id}/{error.code}")
+    _announce(rt, notice)
     return True
 
 
@@ -60,11 +52,11 @@ def clear_api_problem(rt: Runtime, *, cluster_id: str) -> None:
 
 
 def post_mute_summaries(rt: Runtime, *, now: datetime) -> int:
-    """Claim the summary of each mute that ended by ``now``, then post every claimed summary not yet
+    """Claim the summary of each mute that ended by ``now``, then announce every claimed summary not yet
     posted (this run's and earlier failures'), each under its claimed id; returns how many were posted.
 
-    A summary is released only after it was posted to every Slack target of its cluster; a failure leaves
-    it for the next run (beat, every 30 s) and moves on to the other clusters' summaries.
+    A summary is released only after every target's policy announced it; a failure leaves it for the next
+    run (beat, every 30 s) and moves on to the other clusters' summaries.
     """
     rt.mutes.expire_due(now)
     posted = 0
@@ -75,10 +67,7 @@ def post_mute_summaries(rt: Runtime, *, now: datetime) -> int:
         cluster_id = summary.mute.cluster_id
         try:
             if cluster_id in rt.clusters:
-                message = summary.render(cluster_name=rt.cluster(cluster_id).display_name)
-                for notifier in _slack_notifiers(rt, cluster_id=cluster_id):
-                    key = f"mute-summary:{summary.summary_id}"
-                    notifier.post_once(message, event_type=MUTE_SUMMARY_EVENT, key=key)
+                _announce(rt, summary.notice(cluster_name=rt.cluster(cluster_id).display_name))
             else:
                 logger.warning("dropping the mute summary of %s: no longer watched", cluster_id)
             rt.mutes.release(summary)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import redis
 
-from integrations.base import TransitionKind
+from integrations.base import DigestItem, TransitionKind
 from tests.fixtures.slack import make_transition
 from worker.deliver.backlog import Backlog, ChannelBacklog
-from worker.deliver.digests import DigestClaims, DigestItem
+from worker.deliver.digests import DigestClaims
 from worker.store.keys import Keys
 
 BACKLOG = Backlog(destination="slack", channel="C1", cluster_id="ehpc-hz-1")
@@ -57,10 +57,13 @@ def test_a_claim_keeps_its_id_and_items_until_forgotten(redis_client: redis.Redi
     first = claims.claim(BACKLOG, [DigestItem(task_key=finished.task_key, sequence=2, transition=finished)])
 
     again = claims.claim(BACKLOG, [])  # a later drain, with a grown backlog, gets the same claim back
-    posted = claims.mark_posted(again, ts="1.000001")
+    claims.mark_posted(BACKLOG, ts="1.000001")
+    claims.mark_edited(BACKLOG, task_key=finished.task_key)
 
     assert again.digest_id == first.digest_id
     assert again.shown == (finished,)
-    assert claims.current(BACKLOG) == posted
-    claims.forget(posted)
+    current = claims.current(BACKLOG)
+    assert current is not None
+    assert (current.posted_ts, current.edited) == ("1.000001", frozenset({finished.task_key}))
+    claims.forget(BACKLOG)
     assert claims.current(BACKLOG) is None

@@ -335,9 +335,7 @@ def test_unmute_claims_the_summary_of_what_happened_for_the_worker_to_post(harne
     _muted, _unmuted = harness.posted()
     (summary,) = harness.mutes.pending()
     assert summary.transitions == (held,)
-    rendered = str(summary.render(cluster_name="genomics").blocks)
-    assert "1 change on 1 task" in rendered
-    assert "Adding compute nodes" in rendered
+    assert summary.notice(cluster_name="genomics").summary_id == summary.summary_id
 
 
 def test_unmute_of_a_cluster_not_muted_says_so(harness: Harness) -> None:
