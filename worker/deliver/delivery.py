@@ -30,13 +30,14 @@ from integrations.base import (
     Transition,
     TransitionKind,
 )
+from worker.deliver import fence
 from worker.deliver.backlog import Backlog
 from worker.deliver.outbox import Lease
 from worker.ops import metrics
 from worker.runtime import Runtime
+from worker.store.epoch import EpochState
 
 __all__ = [
-    "DELIVERY_LEASE",
     "DeliveryOutcome",
     "channel_backlog",
     "deliver",
@@ -47,8 +48,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Short, and renewed before each send: a worker killed mid-delivery blocks its task for at most this long.
-DELIVERY_LEASE = timedelta(seconds=20)
 DRAIN_SLICE = 20.0
 """Seconds one drain run spends on a backlog before handing over to a fresh task message."""
 _DRAIN_LEASE = timedelta(seconds=60)
@@ -76,11 +75,18 @@ def deliver(rt: Runtime, *, destination: str, task_key: str, now: datetime) -> D
     transition). A :class:`PermanentDeliveryError` dead-letters that transition: retrying can't help, and
     one broken message must not block the task's later ones.
     """
-    lease = rt.ledger.acquire(destination=destination, task_key=task_key, ttl=DELIVERY_LEASE)
+    if rt.epoch.check(now=now) is EpochState.LOST:
+        return DeliveryOutcome(wait=5.0)  # the state is being rebuilt (worker.detect.recovery): come back
+    ttl = rt.delivery_lease_ttl(destination)
+    lease = rt.ledger.acquire(destination=destination, task_key=task_key, ttl=ttl)
     if lease is None:
         return DeliveryOutcome(wait=1.0)  # another worker is delivering this task right now
     try:
-        return _deliver_pending(rt, destination=destination, task_key=task_key, now=now, lease=lease)
+        with fence.holding(lease, ttl=ttl):
+            return _deliver_pending(rt, destination=destination, task_key=task_key, now=now, lease=lease)
+    except fence.LeaseLost as lost:  # too slow: the worker that took the task carries on from its cursor
+        logger.warning("%s; leaving the task to the worker that holds it", lost)
+        return DeliveryOutcome()
     finally:
         lease.release()
 
@@ -106,11 +112,12 @@ def _deliver_pending(
             if wait > 0:
                 metrics.record_rate_limited(service=f"{rt.targets[destination].type}-budget")
                 return DeliveryOutcome(sent=sent, skipped=skipped, wait=wait)
-            if not lease.extend(DELIVERY_LEASE):  # we were too slow and lost the task to another worker
-                return DeliveryOutcome(sent=sent, skipped=skipped)
+            fence.renew()  # LeaseLost when another worker took the task meanwhile
             _send(rt, destination=destination, transition=transition, now=now)
             sent += 1
-        rt.ledger.advance_cursor(destination=destination, task_key=task_key, sequence=transition.sequence)
+        rt.ledger.advance_cursor(
+            destination=destination, task_key=task_key, sequence=transition.sequence, lease=lease
+        )
     return DeliveryOutcome(sent=sent, skipped=skipped)
 
 
@@ -232,7 +239,9 @@ def reschedule_lost_drains(rt: Runtime, *, enqueue: Callable[[str, str], None]) 
 
 def give_up(rt: Runtime, *, destination: str, task_key: str, error: DeliveryError, now: datetime) -> bool:
     """Dead-letter the transition a delivery keeps failing on and move past it; False if none was pending."""
-    lease = rt.ledger.acquire(destination=destination, task_key=task_key, ttl=DELIVERY_LEASE)
+    lease = rt.ledger.acquire(
+        destination=destination, task_key=task_key, ttl=rt.delivery_lease_ttl(destination)
+    )
     if lease is None:
         return False
     try:
@@ -241,7 +250,7 @@ def give_up(rt: Runtime, *, destination: str, task_key: str, error: DeliveryErro
             if destination in rt.destinations(transition):
                 _dead_letter(rt, destination=destination, transition=transition, error=error, now=now)
                 rt.ledger.advance_cursor(
-                    destination=destination, task_key=task_key, sequence=transition.sequence
+                    destination=destination, task_key=task_key, sequence=transition.sequence, lease=lease
                 )
                 return True
         return False

@@ -22,6 +22,9 @@ Families (counters get ``_total`` appended by the client):
   ``mute_list``, ``outbox``): each says a limit was reached, so nothing is dropped silently.
 * ``ehpc_bridge_slack_parked_total{target}`` — Slack messages parked for their channel's budget;
   ``ehpc_bridge_slack_digests_total{target}`` — digest messages posted for a channel's backlog.
+* ``ehpc_bridge_slack_history_unreadable_total{channel,error}`` — lookups after an unanswered post that
+  Slack refused (``not_in_channel``, ``missing_scope``): the message was posted anyway and may show twice;
+  ``ehpc-bridge check`` says what to grant.
 * ``ehpc_bridge_slack_commands_total{command,result}`` — ``/ehpc`` subcommands served by the Slack app.
 * ``ehpc_bridge_queue_depth{queue}`` — messages waiting in a Celery queue, read from Redis at scrape time
   by :class:`QueueDepthCollector` (registered by the health server, not here, so importing is side-effect
@@ -53,6 +56,7 @@ __all__ = [
     "RATE_LIMITED",
     "SLACK_COMMANDS",
     "SLACK_DIGESTS",
+    "SLACK_HISTORY_UNREADABLE",
     "SLACK_PARKED",
     "TRANSITIONS",
     "DeliveryResult",
@@ -70,6 +74,7 @@ __all__ = [
     "record_poll_bound",
     "record_rate_limited",
     "record_slack_command",
+    "record_slack_history_unreadable",
     "record_transition",
 ]
 
@@ -114,6 +119,11 @@ SLACK_PARKED = Counter(
     "ehpc_bridge_slack_parked", "Slack messages parked for their channel's budget.", ["target"]
 )
 SLACK_DIGESTS = Counter("ehpc_bridge_slack_digests", "Digest messages posted for a backlog.", ["target"])
+SLACK_HISTORY_UNREADABLE = Counter(
+    "ehpc_bridge_slack_history_unreadable",
+    "Lookups of a possibly posted Slack message that history refused; posted anyway (may show twice).",
+    ["channel", "error"],
+)
 SLACK_COMMANDS = Counter(
     "ehpc_bridge_slack_commands", "/ehpc subcommands served, by result.", ["command", "result"]
 )
@@ -187,6 +197,11 @@ def record_parked(*, target: str) -> None:
 def record_digest(*, target: str) -> None:
     """Count one digest message posted."""
     SLACK_DIGESTS.labels(target=target).inc()
+
+
+def record_slack_history_unreadable(channel: str, error: str) -> None:
+    """Count one refused history lookup in ``channel`` (``not_in_channel``, ``missing_scope``)."""
+    SLACK_HISTORY_UNREADABLE.labels(channel=channel, error=error).inc()
 
 
 def record_slack_command(*, command: str, result: str) -> None:
