@@ -10,8 +10,8 @@ Delivery contracts (also in each decorator):
   and announced once per change of error, not retried.
 * ``ehpc.dispatch_outbox()`` — queue ``deliver``; idempotent, run after every poll and by beat.
 * ``ehpc.deliver(destination, task_key)`` — queue ``deliver``; acks late; retryable vendor errors are
-  retried with Retry-After (or jittered back-off) ``MAX_DELIVERY_ATTEMPTS`` times (about a day), then the
-  transition is dead-lettered and the task's later ones carry on. Waiting is not an attempt: a busy task
+  retried with Retry-After (or jittered back-off) ``EHPC_DELIVERY_ATTEMPTS`` times (500: about a day), then
+  the transition is dead-lettered and the task's later ones carry on. Waiting is not an attempt: a busy task
   lease or the edit interval re-sends the message with a countdown and the same attempt count, and a Slack
   budget wait parks the task in its channel's backlog (no message at all).
 * ``ehpc.flush_digest(destination, cluster_id)`` — queue ``deliver``; drains the channel's backlog of
@@ -24,7 +24,9 @@ Delivery contracts (also in each decorator):
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -46,11 +48,17 @@ from worker.detect.diff import cluster_of
 from worker.detect.poll import poll_cluster
 from worker.runtime import runtime
 
-__all__ = ["deliver_task", "dispatch_outbox", "expire_mutes", "flush_digest_task", "poll_cluster_task"]
+__all__ = [
+    "deliver_task",
+    "dispatch_outbox",
+    "dispatcher_name",
+    "expire_mutes",
+    "flush_digest_task",
+    "poll_cluster_task",
+]
 
 
 MAX_BACKOFF = 300.0
-MAX_DELIVERY_ATTEMPTS = 500  # with back-off capped at 5 minutes: about a day of trying
 
 
 def backoff(retries: int, *, base: float = 2.0, cap: float = MAX_BACKOFF) -> float:
@@ -92,8 +100,17 @@ def poll_cluster_task(self: CeleryTask, cluster_id: str) -> dict[str, Any]:
     }
 
 
-@app.task(name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)
-def dispatch_outbox() -> int:
+def dispatcher_name(hostname: str | None) -> str:
+    """This process's consumer name in the outbox group: the worker's node name and the process id.
+
+    Each dispatcher must be its own consumer: entries pending for a dead one are reclaimed by the others,
+    which only works when the living ones are not the same consumer as the dead.
+    """
+    return f"{hostname or socket.gethostname()}/{os.getpid()}"
+
+
+@app.task(bind=True, name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)
+def dispatch_outbox(self: CeleryTask) -> int:
     """Turn outbox entries into deliveries; re-schedule any channel drain whose message was lost."""
 
     def enqueue(destination: str, task_key: str) -> None:
@@ -103,20 +120,18 @@ def dispatch_outbox() -> int:
         flush_digest_task.apply_async(args=(destination, cluster_id), queue=DELIVER_QUEUE)
 
     rt = runtime()
-    scheduled = dispatch(rt, consumer=app.conf.get("worker_name") or "dispatcher", enqueue=enqueue)
+    scheduled = dispatch(rt, consumer=dispatcher_name(self.request.hostname), enqueue=enqueue)
     return scheduled + reschedule_lost_drains(rt, enqueue=drain)
 
 
-@app.task(
-    bind=True, name="ehpc.deliver", queue=DELIVER_QUEUE, acks_late=True, max_retries=MAX_DELIVERY_ATTEMPTS
-)
+@app.task(bind=True, name="ehpc.deliver", queue=DELIVER_QUEUE, acks_late=True, max_retries=None)
 def deliver_task(self: CeleryTask, destination: str, task_key: str) -> int:
     """Deliver one task's pending transitions to one destination."""
     rt = runtime()
     try:
         outcome = deliver(rt, destination=destination, task_key=task_key, now=datetime.now(UTC))
     except RetryableDeliveryError as error:
-        if self.request.retries < MAX_DELIVERY_ATTEMPTS:
+        if self.request.retries < rt.settings.delivery_attempts:  # Celery's own limit is off (None)
             _retry(self, error, error.retry_after)
         give_up(rt, destination=destination, task_key=task_key, error=error, now=datetime.now(UTC))
         self.apply_async(args=(destination, task_key), queue=DELIVER_QUEUE)  # the later transitions
@@ -138,7 +153,7 @@ def deliver_task(self: CeleryTask, destination: str, task_key: str) -> int:
     return outcome.sent
 
 
-@app.task(bind=True, name="ehpc.flush_digest", queue=DELIVER_QUEUE, acks_late=True)
+@app.task(bind=True, name="ehpc.flush_digest", queue=DELIVER_QUEUE, acks_late=True, max_retries=None)
 def flush_digest_task(self: CeleryTask, destination: str, cluster_id: str) -> None:
     """Drain the channel's backlog; schedules its successor while anything waits."""
     rt = runtime()

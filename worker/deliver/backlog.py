@@ -23,26 +23,13 @@ from typing import cast
 
 import redis
 
-from worker.deliver.outbox import Lease
 from worker.store.keys import Keys
-from worker.store.scripts import reply_text
+from worker.store.lease import Lease
+from worker.store.scripts import LEAVE_BACKLOG, reply_text
 
 __all__ = ["Backlog", "BacklogOfTarget", "ChannelBacklog"]
 
 _DRAIN_LEASE = timedelta(seconds=60)
-
-# KEYS: 1 backlog, then each task's log. ARGV: each task key, then each covered sequence (same order).
-# Takes a task out of the backlog unless its log grew past what was delivered (atomic with a park, which
-# always follows the log's growth).
-_LEAVE = """
-local count = #KEYS - 1
-for i = 1, count do
-  if redis.call('LLEN', KEYS[1 + i]) <= tonumber(ARGV[count + i]) then
-    redis.call('ZREM', KEYS[1], ARGV[i])
-  end
-end
-return count
-"""
 
 
 @dataclass(frozen=True)
@@ -60,7 +47,7 @@ class ChannelBacklog:
     def __init__(self, *, client: redis.Redis, keys: Keys) -> None:
         self._client = client
         self._keys = keys
-        self._leave = client.register_script(_LEAVE)
+        self._leave = client.register_script(LEAVE_BACKLOG)
 
     def park(self, backlog: Backlog, *, task_key: str, at_ms: int) -> None:
         """Add the task to the backlog (kept at its first score if it is there already)."""

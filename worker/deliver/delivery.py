@@ -32,10 +32,10 @@ from integrations.base import (
 )
 from worker.deliver import fence
 from worker.deliver.backlog import Backlog
-from worker.deliver.outbox import Lease
 from worker.ops import metrics
 from worker.runtime import Runtime
 from worker.store.epoch import EpochState
+from worker.store.lease import Lease
 
 __all__ = [
     "DeliveryOutcome",

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from integrations.base import TransitionKind
 from worker.runtime import Runtime
 
 __all__ = ["OUTBOX_RECLAIM_IDLE", "dispatch"]
 
 OUTBOX_RECLAIM_IDLE = timedelta(seconds=60)
+_ENDS = frozenset({TransitionKind.FINISHED, TransitionKind.LOST})
 _MAX_BATCHES = 100  # of 100 entries: one run dispatches up to 10,000 pages' worth, then beat's next run
 
 
@@ -38,7 +40,11 @@ def dispatch(rt: Runtime, *, consumer: str, enqueue: Callable[[str, str], None])
 
 
 def _pending_destinations(rt: Runtime, *, task_key: str) -> list[str]:
-    """Targets with a routed transition after their cursor (the task's log is read once for all)."""
+    """Targets with a routed transition after their cursor (the task's log is read once for all).
+
+    Once the task has ended, a target with nothing routed left has its cursor moved to the end here: no
+    delivery will ever run for it, and the cursor then expires with the log instead of lasting for ever.
+    """
     cursors = {name: rt.ledger.cursor(destination=name, task_key=task_key) for name in rt.targets}
     log = rt.state.transitions_after(task_key=task_key, sequence=min(cursors.values(), default=0))
     pending: dict[str, None] = {}
@@ -46,4 +52,8 @@ def _pending_destinations(rt: Runtime, *, task_key: str) -> list[str]:
         for name in rt.destinations(transition):
             if transition.sequence > cursors[name]:
                 pending[name] = None
+    if log and log[-1].kind in _ENDS:
+        for name, cursor in cursors.items():
+            if name not in pending and cursor < log[-1].sequence:
+                rt.ledger.advance_cursor(destination=name, task_key=task_key, sequence=log[-1].sequence)
     return list(pending)

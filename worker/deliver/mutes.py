@@ -29,49 +29,16 @@ from typing import cast
 import redis
 
 from integrations.base import MuteEndedNotice, Transition
-from worker.deliver.outbox import Lease
 from worker.ops import metrics
 from worker.store.keys import Keys
-from worker.store.scripts import reply_text
+from worker.store.lease import Lease
+from worker.store.scripts import END_MUTE, KEEP_MUTED, reply_text
 
 __all__ = ["MUTE_CAP", "Mute", "MuteSummary", "Mutes"]
 
 MUTE_CAP = 5_000
 """Transitions kept per mute; beyond that they are only counted (the summary says how many)."""
 _SUMMARY_LEASE = timedelta(minutes=2)
-
-# KEYS: mute hash, kept hash. ARGV: now (epoch s), fingerprint, transition JSON, cap. Keeps it only while
-# the mute lasts, so a transition arriving after the end is delivered normally instead of waiting for a
-# summary. Returns 0 (not muted: send it), 1 (kept), 2 (muted, but the list is full: only counted).
-_KEEP = """
-local ends = redis.call('HGET', KEYS[1], 'until')
-if not ends or tonumber(ends) <= tonumber(ARGV[1]) then return 0 end
-if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 1 end
-if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then
-  redis.call('HINCRBY', KEYS[1], 'overflow', 1)
-  return 2
-end
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-return 1
-"""
-
-# KEYS: mute hash, kept hash, ends zset, summary hash, summary items, pending summaries set.
-# ARGV: cluster id, now (epoch s), force ("1": end it even if due later), summary id.
-# Ends the mute once and claims its summary: returns 1, or false if not (or no longer) due, e.g. another
-# beat ended it first or someone extended it meanwhile.
-_END = """
-local ends = redis.call('ZSCORE', KEYS[3], ARGV[1])
-if not ends then return false end
-if ARGV[3] ~= '1' and tonumber(ends) > tonumber(ARGV[2]) then return false end
-redis.call('ZREM', KEYS[3], ARGV[1])
-local fields = redis.call('HGETALL', KEYS[1])
-if #fields > 0 then redis.call('HSET', KEYS[4], unpack(fields)) end
-redis.call('HSET', KEYS[4], 'cluster', ARGV[1], 'ended', ARGV[2])
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[5]) end
-redis.call('SADD', KEYS[6], ARGV[4])
-redis.call('DEL', KEYS[1])
-return 1
-"""
 
 
 @dataclass(frozen=True)
@@ -114,11 +81,12 @@ class MuteSummary:
 class Mutes:
     """Set, query and end cluster mutes in Redis."""
 
-    def __init__(self, *, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, *, client: redis.Redis, keys: Keys, cap: int = MUTE_CAP) -> None:
         self._client = client
         self._keys = keys
-        self._keep = client.register_script(_KEEP)
-        self._end = client.register_script(_END)
+        self._cap = cap
+        self._keep = client.register_script(KEEP_MUTED)
+        self._end = client.register_script(END_MUTE)
 
     def mute(self, *, cluster_id: str, until: datetime, reason: str, user_id: str, now: datetime) -> Mute:
         """Mute a cluster until ``until``; muting a muted cluster moves its end and keeps what it holds."""
@@ -152,7 +120,7 @@ class Mutes:
                 _epoch(now or datetime.now(UTC)),
                 transition.fingerprint,
                 transition.model_dump_json(),
-                MUTE_CAP,
+                self._cap,
             ],
         )
         if int(kept) == 2:

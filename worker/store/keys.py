@@ -144,7 +144,7 @@ class Keys:
 
     def dead_letters(self) -> str:
         """Stream (capped): transitions given up on, with destination and reason (see ``dead-letters``)."""
-        return self._key("dead-letters")
+        return self._key("dead-letters", "stream")
 
     # worker/store/epoch.py and worker/detect/recovery.py: noticing a rolled-back or emptied Redis.
     def epoch(self) -> str:
@@ -180,3 +180,8 @@ class Keys:
     def usergroup_members(self, *, group_id: str) -> str:
         """String with a TTL: a Slack user group's member IDs (JSON list), from ``usergroups.users.list``."""
         return self._key("slack", "usergroup", group_id)
+
+    # worker.slack_app.failures
+    def dead_letter_retry(self, *, letter_id: str) -> str:
+        """String with a TTL: a Retry of this dead letter is under way (one at a time, however many press)."""
+        return self._key("dead-letter-retry", letter_id)
