@@ -9,14 +9,20 @@ Delivery contracts (also in each decorator):
   attempt's ``expires``, which would discard most retries); what the failed attempt recorded is dispatched
   at once. Permanent API errors are recorded and announced once per change of error, not retried.
 * ``ehpc.dispatch_outbox()`` — queue ``deliver``; idempotent, run after every poll and by beat.
-* ``ehpc.deliver(destination, task_key)`` — queue ``deliver``; acks late; retryable vendor errors and Redis
-  being unreachable are retried with Retry-After (or jittered back-off) for about a day; a busy task lease or
-  a Slack budget wait becomes a countdown, never a sleep. Each retry records when it is due, so a retry that
-  never arrives is scheduled again by ``ehpc.reconcile_deliveries``.
+* ``ehpc.deliver(destination, task_key)`` — queue ``deliver``; acks late; retryable vendor errors are
+  retried with Retry-After (or jittered back-off) ``EHPC_DELIVERY_ATTEMPTS`` times, then the transition is
+  dead-lettered and the task's later ones carry on. Redis being unreachable is retried without counting as
+  an attempt. Waiting is not an attempt: a busy task lease or the edit interval re-sends the message with a
+  countdown and the same attempt count, and a Slack budget wait parks the task in its channel's backlog (no
+  message at all). Each retry or re-send records when it is due, so one that never arrives is scheduled
+  again by ``ehpc.reconcile_deliveries``.
 * ``ehpc.reconcile_deliveries()`` — queue ``deliver``; by beat every 10 s: deliveries overdue while their log
   is ahead of the cursor are scheduled again (see :mod:`worker.deliver.reconcile`).
-* ``ehpc.flush_digest(destination, cluster_id)`` — queue ``deliver``; one digest per budget token for a
-  channel over its Slack budget (see :mod:`worker.deliver.digests`); reschedules itself until none is parked.
+* ``ehpc.flush_digest(destination, cluster_id)`` — queue ``deliver``; drains the channel's backlog of
+  (destination, cluster): single messages while few wait, digests while many do (see
+  :mod:`integrations.slack.policy`); schedules its successor while anything waits; errors (Redis being
+  unreachable too) are retried with back-off without limit (what waits is in Redis, not in this message).
+  Beat's dispatcher re-schedules a drain whose message was lost.
 * ``ehpc.expire_mutes()`` — queue ``deliver``; posts the summary of each mute that ended.
 
 Every countdown is capped at :data:`worker.celery_app.MAX_COUNTDOWN`, below the broker's visibility timeout
@@ -41,7 +47,13 @@ from celery import Task as CeleryTask
 from integrations.base import RetryableDeliveryError
 from integrations.ehpc.errors import PermanentEhpcError, RetryableEhpcError
 from worker.celery_app import DELIVER_QUEUE, MAX_COUNTDOWN, POLL_QUEUE, app
-from worker.deliver.delivery import deliver, flush_digest
+from worker.deliver.delivery import (
+    channel_backlog,
+    deliver,
+    drain_channel,
+    give_up,
+    reschedule_lost_drains,
+)
 from worker.deliver.dispatch import dispatch
 from worker.deliver.problems import announce_api_problem, clear_api_problem, post_mute_summaries
 from worker.deliver.reconcile import reconcile
@@ -62,8 +74,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MAX_BACKOFF = MAX_COUNTDOWN
-MAX_DELIVERY_ATTEMPTS = 6000  # with back-off capped at 30 s (15 s on average): about a day of trying
+MAX_BACKOFF = MAX_COUNTDOWN  # every countdown stays below the broker's visibility timeout
 # Redis unreachable (a restart, a failover): retried like a vendor's 5xx.
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 
@@ -137,38 +148,58 @@ def dispatcher_name(hostname: str | None) -> str:
 
 @app.task(bind=True, name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)
 def dispatch_outbox(self: CeleryTask) -> int:
-    """Turn outbox entries into deliveries."""
+    """Turn outbox entries into deliveries; re-schedule any channel drain whose message was lost."""
 
     def enqueue(destination: str, task_key: str) -> None:
         deliver_task.apply_async(args=(destination, task_key), queue=DELIVER_QUEUE)
 
-    return dispatch(runtime(), consumer=dispatcher_name(self.request.hostname), enqueue=enqueue)
+    def drain(destination: str, cluster_id: str) -> None:
+        flush_digest_task.apply_async(args=(destination, cluster_id), queue=DELIVER_QUEUE)
+
+    rt = runtime()
+    scheduled = dispatch(rt, consumer=dispatcher_name(self.request.hostname), enqueue=enqueue)
+    return scheduled + reschedule_lost_drains(rt, enqueue=drain)
 
 
-@app.task(
-    bind=True, name="ehpc.deliver", queue=DELIVER_QUEUE, acks_late=True, max_retries=MAX_DELIVERY_ATTEMPTS
-)
+@app.task(bind=True, name="ehpc.deliver", queue=DELIVER_QUEUE, acks_late=True, max_retries=None)
 def deliver_task(self: CeleryTask, destination: str, task_key: str) -> int:
     """Deliver one task's pending transitions to one destination."""
     rt = runtime()
     try:
         outcome = deliver(rt, destination=destination, task_key=task_key, now=rt.now())
-    except (RetryableDeliveryError, *REDIS_DOWN) as error:
-        # Past MAX_DELIVERY_ATTEMPTS Celery re-raises it; the reconciler schedules the delivery again later.
-        retry_after = error.retry_after if isinstance(error, RetryableDeliveryError) else None
-        if not isinstance(error, RetryableDeliveryError):
-            _unreachable(self, error)
-        wait = _retry_countdown(self, retry_after)
+    except RetryableDeliveryError as error:
+        if self.request.retries < rt.settings.delivery_attempts:  # Celery's own limit is off (None)
+            wait = _retry_countdown(self, error.retry_after)
+            _expect_delivery(rt, destination=destination, task_key=task_key, after=wait)
+            raise self.retry(exc=error, countdown=wait) from error
+        give_up(rt, destination=destination, task_key=task_key, error=error, now=rt.now())
+        self.apply_async(args=(destination, task_key), queue=DELIVER_QUEUE)  # the later transitions
+        return 0
+    except REDIS_DOWN as error:  # not an attempt: the same count comes back with the retry
+        wait = _retry_countdown(self, None)
         _expect_delivery(rt, destination=destination, task_key=task_key, after=wait)
-        raise self.retry(exc=error, countdown=wait) from error
-    if outcome.digest_after is not None:
+        self.apply_async(
+            args=(destination, task_key), countdown=wait, queue=DELIVER_QUEUE, retries=self.request.retries
+        )
+        _unreachable(self, error)
+        return 0
+    if outcome.digest_after is not None:  # parked: make sure the channel's drain is scheduled
         cluster_id = cluster_of(task_key)
-        flush_after = countdown(outcome.digest_after)
-        flush_digest_task.apply_async(args=(destination, cluster_id), countdown=flush_after)
-    if outcome.wait > 0:
+        backlog = channel_backlog(rt, destination, cluster_id)
+        drain_after = countdown(outcome.digest_after)
+        if rt.backlog.mark_scheduled(backlog, countdown=drain_after):
+            flush_digest_task.apply_async(
+                args=(destination, cluster_id), countdown=drain_after, queue=DELIVER_QUEUE
+            )
+    if outcome.wait > 0:  # waiting is not an attempt: same count, new message
         wait = countdown(outcome.wait)
         _expect_delivery(rt, destination=destination, task_key=task_key, after=wait)
-        raise self.retry(countdown=wait, max_retries=None)
+        self.apply_async(
+            args=(destination, task_key),
+            countdown=wait,
+            queue=DELIVER_QUEUE,
+            retries=self.request.retries,
+        )
     return outcome.sent
 
 
@@ -192,16 +223,24 @@ def reconcile_deliveries() -> int:
 
 @app.task(bind=True, name="ehpc.flush_digest", queue=DELIVER_QUEUE, acks_late=True, max_retries=None)
 def flush_digest_task(self: CeleryTask, destination: str, cluster_id: str) -> None:
-    """Post the channel's digest of parked finished tasks; reschedules itself while any are left."""
+    """Drain the channel's backlog; schedules its successor while anything waits."""
     rt = runtime()
     try:
-        wait = flush_digest(rt, destination=destination, cluster_id=cluster_id, now=rt.now())
+        wait = drain_channel(rt, destination=destination, cluster_id=cluster_id, now=rt.now())
     except RetryableDeliveryError as error:
-        _retry(self, error, error.retry_after)
+        wait = error.retry_after if error.retry_after is not None else backoff(min(self.request.retries, 8))
+        retries = self.request.retries + 1
     except REDIS_DOWN as error:
-        _retry(self, _unreachable(self, error), None)
+        wait = backoff(min(self.request.retries, 8))
+        retries = self.request.retries + 1
+        _unreachable(self, error)
+    else:
+        retries = 0
     if wait > 0:
-        raise self.retry(countdown=countdown(wait))
+        wait = countdown(wait)
+        backlog = channel_backlog(rt, destination, cluster_id)
+        rt.backlog.mark_scheduled(backlog, countdown=wait, force=True)
+        self.apply_async(args=(destination, cluster_id), countdown=wait, queue=DELIVER_QUEUE, retries=retries)
 
 
 @app.task(name="ehpc.expire_mutes", queue=DELIVER_QUEUE, acks_late=True)

@@ -7,7 +7,6 @@ Writes are fsynced at once here: losing the last second of writes is row 3's sce
 
 from __future__ import annotations
 
-import re
 import threading
 
 import pytest
@@ -139,6 +138,3 @@ def test_a_delivery_that_meets_redis_down_is_retried_and_posts_once(
     wait_for(lambda: slack_settled(stack, parents=1), why="the final reply", logs=processes)
     [message] = stack.slack.messages(CHANNEL)  # one parent: the retry found the one already posted
     assert "Succeeded" in message.text
-    assert re.search(r"Task ehpc\.deliver\[[^]]+\] retry: Retry in", processes.output()), (
-        "retried, not dropped"
-    )
