@@ -175,13 +175,13 @@ def deliver_task(self: CeleryTask, destination: str, task_key: str) -> int:
         give_up(rt, destination=destination, task_key=task_key, error=error, now=rt.now())
         self.apply_async(args=(destination, task_key), queue=DELIVER_QUEUE)  # the later transitions
         return 0
-    except REDIS_DOWN as error:  # not an attempt: the same count comes back with the retry
+    except REDIS_DOWN as error:  # not an attempt: the same count comes back with the re-sent message
+        _unreachable(self, error)
         wait = _retry_countdown(self, None)
         _expect_delivery(rt, destination=destination, task_key=task_key, after=wait)
-        self.apply_async(
+        self.apply_async(  # published once the broker is back (task_publish_retry_policy)
             args=(destination, task_key), countdown=wait, queue=DELIVER_QUEUE, retries=self.request.retries
         )
-        _unreachable(self, error)
         return 0
     if outcome.digest_after is not None:  # parked: make sure the channel's drain is scheduled
         cluster_id = cluster_of(task_key)
@@ -231,9 +231,9 @@ def flush_digest_task(self: CeleryTask, destination: str, cluster_id: str) -> No
         wait = error.retry_after if error.retry_after is not None else backoff(min(self.request.retries, 8))
         retries = self.request.retries + 1
     except REDIS_DOWN as error:
+        _unreachable(self, error)
         wait = backoff(min(self.request.retries, 8))
         retries = self.request.retries + 1
-        _unreachable(self, error)
     else:
         retries = 0
     if wait > 0:
