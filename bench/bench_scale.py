@@ -395,17 +395,28 @@ def _report_naive(
         endpoint=sim_server.endpoint, access_key_id=ACCESS_KEY_ID, access_key_secret=ACCESS_KEY_SECRET
     )
     seen: dict[str, dict[str, str]] = defaultdict(dict)
-    changes: dict[str, tuple[float, float | None]] = {
-        task.task_id: (epoch + task.started_at, None if task.ends_at is None else epoch + task.ends_at)
-        for task in sim_server.simulator.timelines()
-    }
+    changes: dict[str, tuple[float, float | None]] = {}
+
+    def change_times(task_id: str) -> tuple[float, float | None]:
+        """(start, end) in wall time of a task; the activity starts new ones as time passes."""
+        if task_id not in changes:
+            changes.update(
+                {
+                    task.task_id: (
+                        epoch + task.started_at,
+                        None if task.ends_at is None else epoch + task.ends_at,
+                    )
+                    for task in sim_server.simulator.timelines()
+                }
+            )
+        return changes[task_id]
+
     calls: list[int] = []
     latencies: list[float] = []
     lock = threading.Lock()
     measuring = threading.Event()
 
     def poll(cluster_id: str) -> None:
-        before = client.api_calls
         page, statuses = 1, {}
         while True:
             listed = client.list_page(cluster_id, archived=True, page_number=page)
@@ -417,10 +428,10 @@ def _report_naive(
         with lock:
             known = seen[cluster_id]
             if measuring.is_set():
-                calls.append(client.api_calls - before)
+                calls.append(page)  # one call per page read
                 for task_id, status in statuses.items():
                     if known and known.get(task_id) != status:
-                        started, ended = changes.get(task_id, (now, now))
+                        started, ended = change_times(task_id)
                         changed = ended if status != "Processing" and ended is not None else started
                         latencies.append(now - changed)
             seen[cluster_id] = statuses
