@@ -46,6 +46,14 @@ class PhasedSchedule(schedule):  # type: ignore[misc]  # celery is untyped
             return schedstate(is_due=True, next=self.interval)
         return schedstate(is_due=False, next=max(slot + self.interval - now, 0.01))
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PhasedSchedule):
+            return (self.interval, self.phase) == (other.interval, other.phase)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.interval, self.phase))
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.interval, self.phase))
 

@@ -6,9 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.fixtures.environment import REDIS_URL
-from worker.celery_app import POLL_QUEUE, beat_schedule
-from worker.config.settings import Settings
 from worker.schedule import PhasedSchedule, phase_of
 
 T = 1_800_000_000.0  # a multiple of 30 (Unix seconds)
@@ -38,14 +35,3 @@ def test_phases_are_stable_spread_and_within_the_interval() -> None:
     assert phases == [phase_of(f"ehpc-hz-{n:08d}", interval=30) for n in range(1000)]
     assert all(0 <= phase < 30 for phase in phases)
     assert sum(1 for phase in phases if phase < 15) == pytest.approx(500, abs=60)  # about even
-
-
-def test_every_cluster_gets_its_own_phased_entry() -> None:
-    settings = Settings(REDIS_URL=REDIS_URL, EHPC_CLUSTERS="ehpc-hz-a0000001,ehpc-hz-b0000002")
-
-    schedule = beat_schedule(settings)
-
-    first, second = schedule["poll ehpc-hz-a0000001"], schedule["poll ehpc-hz-b0000002"]
-    assert isinstance(first["schedule"], PhasedSchedule)
-    assert first["schedule"].phase != second["schedule"].phase
-    assert first["options"] == {"queue": POLL_QUEUE, "expires": 30.0}
