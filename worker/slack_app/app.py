@@ -12,6 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
 from integrations.slack.commands import (
@@ -31,7 +32,15 @@ from worker.slack_app.live import RegionalTasks
 from worker.slack_app.services import Services
 from worker.slack_app.signature import SignatureCheck
 
-__all__ = ["COMMAND", "EVENTS_PATH", "StartupError", "app_from_settings", "build_app", "startup_problem"]
+__all__ = [
+    "COMMAND",
+    "EVENTS_PATH",
+    "StartupError",
+    "app_from_settings",
+    "build_app",
+    "socket_mode_handler",
+    "startup_problem",
+]
 
 
 if TYPE_CHECKING:
@@ -84,6 +93,13 @@ def build_app(
     app.action(ACTION_RETRY)(listeners.retry)
     app.event("app_home_opened")(listeners.home_opened)
     return app
+
+
+def socket_mode_handler(app: App, *, app_token: str) -> SocketModeHandler:
+    """Socket Mode for ``app``: bolt's built-in handler (no extra dependency), which asks
+    ``apps.connections.open`` through the app's own client (``SLACK_API_URL``) with the app-level token,
+    acks each envelope with the listener's answer, and reconnects on Slack's ``disconnect``."""
+    return SocketModeHandler(app, app_token)
 
 
 def redeliver(rt: Runtime, destination: str, transition: Transition) -> None:

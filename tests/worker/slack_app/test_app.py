@@ -39,6 +39,7 @@ from tests.fixtures.slack_app import (
     CHANNEL,
     CLUSTER,
     CLUSTER_NAME,
+    HTTP_ONLY,
     MEMBER,
     NOW,
     OTHER_CHANNEL,
@@ -148,6 +149,7 @@ def _mute_body(harness: Harness) -> str:
     return command_body(f"mute {CLUSTER} 2h", user=ADMIN, channel=CHANNEL, response_url=harness.responses.url)
 
 
+@HTTP_ONLY
 def test_a_forged_signature_is_refused(harness: Harness) -> None:
     body = _mute_body(harness)
     headers = signed_headers(body, timestamp=int(NOW.timestamp()), secret="not-the-secret")
@@ -155,12 +157,14 @@ def test_a_forged_signature_is_refused(harness: Harness) -> None:
     _nothing_happened(harness)
 
 
+@HTTP_ONLY
 def test_a_missing_signature_is_refused(harness: Harness) -> None:
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     assert harness.post(_mute_body(harness), headers=headers).status_code == 401
     _nothing_happened(harness)
 
 
+@HTTP_ONLY
 def test_a_tampered_body_is_refused(harness: Harness) -> None:
     signed_for = command_body("help", user=ADMIN, channel=CHANNEL, response_url=harness.responses.url)
     headers = signed_headers(signed_for, timestamp=int(NOW.timestamp()))
@@ -168,6 +172,7 @@ def test_a_tampered_body_is_refused(harness: Harness) -> None:
     _nothing_happened(harness)
 
 
+@HTTP_ONLY
 def test_a_stale_request_is_refused(harness: Harness) -> None:
     body = _mute_body(harness)
     headers = signed_headers(body, timestamp=int(NOW.timestamp()) - 301)
@@ -175,6 +180,7 @@ def test_a_stale_request_is_refused(harness: Harness) -> None:
     _nothing_happened(harness)
 
 
+@HTTP_ONLY
 def test_a_garbage_timestamp_is_refused(harness: Harness) -> None:
     body = _mute_body(harness)
     headers = signed_headers(body, timestamp=int(NOW.timestamp())) | {"X-Slack-Request-Timestamp": "soon"}
@@ -182,6 +188,7 @@ def test_a_garbage_timestamp_is_refused(harness: Harness) -> None:
     _nothing_happened(harness)
 
 
+@HTTP_ONLY
 def test_an_unsigned_ssl_check_is_refused_too(harness: Harness) -> None:
     body = "ssl_check=1&token=legacy-verification-token"
     assert (
@@ -189,6 +196,7 @@ def test_an_unsigned_ssl_check_is_refused_too(harness: Harness) -> None:
     )
 
 
+@HTTP_ONLY
 def test_a_refused_request_logs_no_body(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     body = _mute_body(harness)
     headers = signed_headers(body, timestamp=int(NOW.timestamp()), secret="not-the-secret")
@@ -434,6 +442,7 @@ def test_share_refuses_anything_but_a_lookup(harness: Harness) -> None:
 # Bolt dispatch without HTTP
 
 
+@HTTP_ONLY
 def test_dispatch_answers_a_signed_command(harness: Harness) -> None:
     body = command_body("help", user=MEMBER, channel=CHANNEL, response_url=harness.responses.url)
     headers = {k.lower(): [v] for k, v in signed_headers(body, timestamp=int(NOW.timestamp())).items()}

@@ -22,10 +22,8 @@ from tests.fixtures.slack_app import (
     CLUSTER_NAME,
     MEMBER,
     NOW,
-    SECRET,
     Harness,
     HarnessFactory,
-    signed_headers,
 )
 from worker.deliver.message_refs import RedisMessageRefs
 from worker.detect.diff import ClusterRef, Source
@@ -230,26 +228,6 @@ def test_a_failed_retry_keeps_the_dead_letter(harness: Harness) -> None:
     assert harness.redis.llen(harness.keys.dead_letters()) == 1
 
 
-def _home_event(user: str) -> str:
-    return json.dumps(
-        {
-            "token": "legacy-verification-token",
-            "team_id": "T0TEST",
-            "api_app_id": "A0TEST",
-            "type": "event_callback",
-            "event_id": "Ev0HOME",
-            "event_time": int(NOW.timestamp()),
-            "event": {
-                "type": "app_home_opened",
-                "user": user,
-                "channel": "D0HOME",
-                "tab": "home",
-                "event_ts": "1.2",
-            },
-        }
-    )
-
-
 def test_app_home_shows_the_board_of_the_clusters_naming_the_user(make_harness: HarnessFactory) -> None:
     harness = make_harness(
         AccessPolicy(
@@ -261,13 +239,15 @@ def test_app_home_shows_the_board_of_the_clusters_naming_the_user(make_harness: 
         )
     )
     harness.lookup.record_poll(cluster_id=CLUSTER, at=NOW - timedelta(seconds=5), error=None)
-    body = _home_event(MEMBER)
-    headers = {
-        **signed_headers(body, timestamp=int(NOW.timestamp()), secret=SECRET),
-        "Content-Type": "application/json",
+    home_opened = {
+        "type": "app_home_opened",
+        "user": MEMBER,
+        "channel": "D0HOME",
+        "tab": "home",
+        "event_ts": "1.2",
     }
 
-    assert harness.post(body, headers=headers).status_code == 200
+    assert harness.event(home_opened).status_code == 200
     harness.settle()
 
     view = harness.standin.workspace.home_view(MEMBER)
