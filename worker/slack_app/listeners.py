@@ -232,16 +232,16 @@ class Listeners:
             cluster_id=cluster_id, until=now + duration, reason=reason, user_id=requester.user_id, now=now
         )
         log.info("user %s muted cluster %s until %s", requester.user_id, cluster_id, mute.until.isoformat())
-        self._announce(
+        problem = self._announce(
             cluster,
             render_muted(
                 cluster_name=cluster.name, until=mute.until, reason=reason, user_id=requester.user_id
             ),
         )
+        where = problem or f"announced in {channel_link(cluster.channels[0])}"
         return render_notice(
             f":mute: Muted *{escape(cluster.name)}* until {mute.until:%Y-%m-%d %H:%M} UTC "
-            f"(announced in {channel_link(cluster.channels[0])}). "
-            f"`/ehpc unmute {escape(cluster_id)}` ends it."
+            f"({where}). `/ehpc unmute {escape(cluster_id)}` ends it."
         )
 
     def _unmute(self, cluster_id: str, requester: Requester) -> SlackMessage:
@@ -253,8 +253,10 @@ class Listeners:
         if summary is None:
             return render_notice(f"*{escape(cluster.name)}* was not muted.")
         log.info("user %s unmuted cluster %s", requester.user_id, cluster_id)
-        self._announce(cluster, render_unmuted(cluster_name=cluster.name, user_id=requester.user_id))
-        self._announce(
+        problems = [
+            self._announce(cluster, render_unmuted(cluster_name=cluster.name, user_id=requester.user_id))
+        ]
+        problems.append(self._announce(
             cluster,
             render_mute_summary(
                 cluster_name=cluster.name,
@@ -262,7 +264,10 @@ class Listeners:
                 ended_at=summary.ended_at,
                 transitions=summary.transitions,
             ),
-        )
+        ))  # fmt: skip
+        problem = next((problem for problem in problems if problem), "")
+        if problem:
+            return render_notice(f":loud_sound: Unmuted *{escape(cluster.name)}*, but {problem}.")
         return render_notice(f":loud_sound: Unmuted *{escape(cluster.name)}*; the summary is in the channel.")
 
     # buttons
@@ -365,13 +370,17 @@ class Listeners:
             log.warning("live listing of %s failed: %s", query.cluster_id, error)
             return None
 
-    def _announce(self, cluster: ClusterAccess, message: SlackMessage) -> None:
+    def _announce(self, cluster: ClusterAccess, message: SlackMessage) -> str:
+        """Post ``message`` in the cluster's first channel; "" when posted, else what went wrong, in words
+        for the person who asked (the failure is logged as an error too, never swallowed)."""
+        channel = cluster.channels[0]
         try:
-            self._client.chat_postMessage(
-                channel=cluster.channels[0], text=message.text, blocks=message.block_list()
-            )
+            self._client.chat_postMessage(channel=channel, text=message.text, blocks=message.block_list())
         except SlackApiError as error:
-            log.warning("could not announce in %s: %s", cluster.channels[0], error.response.get("error"))
+            code = str(error.response.get("error") or "error")
+            log.error("could not announce in %s for cluster %s: %s", channel, cluster.cluster_id, code)
+            return f"the announcement in {channel_link(channel)} failed: Slack said `{escape(code)}`"
+        return ""
 
 
 def _merge(

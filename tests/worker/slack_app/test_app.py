@@ -566,3 +566,10 @@ def test_each_answered_command_is_counted_by_subcommand(harness: Harness) -> Non
     harness.command("frobnicate")
 
     assert (served("help"), served("unrecognized")) == (before[0] + 1, before[1] + 1)
+
+
+def test_a_mute_announcement_slack_refuses_is_told_to_the_muter(harness: Harness) -> None:
+    harness.standin.fail_next(status=200, error="channel_not_found", method="chat.postMessage")
+    text = _text(harness.command(f"mute {CLUSTER} 1h", user=ADMIN).json())
+    assert ":mute: Muted" in text
+    assert f"the announcement in <#{CHANNEL}> failed: Slack said `channel_not_found`" in text
