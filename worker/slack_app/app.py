@@ -25,7 +25,7 @@ from integrations.slack.commands import (
 from worker.config.settings import Settings
 from worker.slack_app.access import access_policy
 from worker.slack_app.directory import cluster_directory
-from worker.slack_app.failures import ListDeadLetters, Retries
+from worker.slack_app.failures import Retries
 from worker.slack_app.groups import UserGroups
 from worker.slack_app.listeners import Listeners
 from worker.slack_app.live import RegionalTasks
@@ -129,7 +129,7 @@ def app_from_settings(settings: Settings) -> App:
     rt = Runtime.from_settings(settings)
     web = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
     groups = UserGroups(client=web, redis_client=rt.redis, keys=rt.keys)
-    dead_letters = ListDeadLetters(client=rt.redis, keys=rt.keys)
+    dead_letters = rt.dead_letters
     services = Services(
         lookup=rt.lookup,
         mutes=rt.mutes,

@@ -50,13 +50,14 @@ from tests.fixtures.slack_app import (
     command_body,
     signed_headers,
 )
+from worker.deliver.dead_letters import DeadLetters
 from worker.deliver.mutes import Mutes
 from worker.detect.diff import ClusterRef, Source
 from worker.slack_app.access import AccessPolicy
 from worker.slack_app.app import COMMAND, EVENTS_PATH, Services, build_app
 from worker.slack_app.cli import run_slack_app
 from worker.slack_app.directory import ClusterDirectory
-from worker.slack_app.failures import ListDeadLetters, Retries
+from worker.slack_app.failures import Retries
 from worker.slack_app.lookup import Lookup
 from worker.store.keys import Keys
 
@@ -88,7 +89,7 @@ def _never(destination: str, transition: Transition) -> None:
 def _vector_app(clock: FrozenClock, redis_client: redis.Redis, redis_prefix: str, slack: SlackStandIn) -> App:
     vector = _vector()
     keys = Keys(prefix=redis_prefix)
-    letters = ListDeadLetters(client=redis_client, keys=keys)
+    letters = DeadLetters(client=redis_client, keys=keys)
     services = Services(
         lookup=Lookup(client=redis_client, keys=keys),
         mutes=Mutes(client=redis_client, keys=keys),
@@ -339,7 +340,7 @@ def test_mute_is_announced_in_the_clusters_channel(harness: Harness) -> None:
     assert "<!channel>" not in announcement
 
 
-def test_unmute_posts_the_summary_of_what_happened(harness: Harness) -> None:
+def test_unmute_claims_the_summary_of_what_happened_for_the_worker_to_post(harness: Harness) -> None:
     harness.command(f"mute {CLUSTER} 1h", user=ADMIN)
     harness.sim.start_task(CLUSTER, "AddComputes")
     harness.observe()
@@ -351,9 +352,10 @@ def test_unmute_posts_the_summary_of_what_happened(harness: Harness) -> None:
 
     assert "Unmuted" in _text(answer)
     assert harness.mutes.current(CLUSTER, now=NOW) is None
-    _muted, _unmuted, summary = harness.posted()
-    assert "1 change on 1 task" in summary
-    assert "Adding compute nodes" in summary
+    _muted, _unmuted = harness.posted()
+    (summary,) = harness.mutes.pending()
+    assert summary.transitions == (held,)
+    assert summary.notice(cluster_name="genomics").summary_id == summary.summary_id
 
 
 def test_unmute_of_a_cluster_not_muted_says_so(harness: Harness) -> None:

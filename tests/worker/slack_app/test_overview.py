@@ -25,6 +25,7 @@ from tests.fixtures.slack_app import (
     Harness,
     HarnessFactory,
 )
+from worker.deliver.dead_letters import DeadLetters
 from worker.deliver.message_refs import RedisMessageRefs
 from worker.detect.diff import ClusterRef, Source
 from worker.slack_app.access import AccessPolicy, ClusterAccess
@@ -168,13 +169,9 @@ def _dead_letter(harness: Harness, **task: Any) -> None:
         raw_status="Fail",
         **task,
     )
-    entry = {
-        "destination": "slack",
-        "at": NOW.isoformat(),
-        "error": "channel_not_found <@U0EVERYONE>",
-        "transition": transition.model_dump(mode="json"),
-    }
-    harness.redis.lpush(harness.keys.dead_letters(), json.dumps(entry))
+    DeadLetters(client=harness.redis, keys=harness.keys).add(
+        destination="slack", transition=transition, error="channel_not_found <@U0EVERYONE>", now=NOW
+    )
 
 
 def test_no_failures_says_so(harness: Harness) -> None:
@@ -212,7 +209,7 @@ def test_retry_re_delivers_the_transition_once(harness: Harness) -> None:
     assert sum(any(words in answer for words in second) for answer in answers) == 1
     (posted,) = harness.standin.messages(CHANNEL)  # the task's message, once
     assert "B745C159" in json.dumps(posted.blocks)
-    assert harness.redis.llen(harness.keys.dead_letters()) == 0
+    assert harness.redis.xlen(harness.keys.dead_letters()) == 0
 
 
 def test_a_failed_retry_keeps_the_dead_letter(harness: Harness) -> None:
@@ -225,7 +222,7 @@ def test_a_failed_retry_keeps_the_dead_letter(harness: Harness) -> None:
 
     (answer,) = harness.responses.wait_for(1)
     assert "failed again" in _text(answer)
-    assert harness.redis.llen(harness.keys.dead_letters()) == 1
+    assert harness.redis.xlen(harness.keys.dead_letters()) == 1
 
 
 def test_app_home_shows_the_board_of_the_clusters_naming_the_user(make_harness: HarnessFactory) -> None:
