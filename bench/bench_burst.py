@@ -14,6 +14,7 @@ Figures, not asserts: the scenario tests assert the behaviour.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import uuid
@@ -24,7 +25,6 @@ import redis
 
 from integrations.ehpc.simulator import Simulator, SimulatorServer
 from integrations.slack.standin import SlackStandIn
-from tests.conftest import REDIS_URL
 from tests.fixtures.channel import ChannelView
 from tests.fixtures.pipeline import CHANNEL, make_stack
 from tests.fixtures.processes import Processes, undelivered
@@ -32,6 +32,7 @@ from tests.fixtures.simulator import SIMULATOR_ACCESS_KEY_ID, SIMULATOR_ACCESS_K
 from worker.deliver.delivery import channel_backlog
 from worker.detect.diff import task_key_of
 
+REDIS_URL = os.environ.get("EHPC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")  # as the stack's own
 CLUSTER = "ehpc-hz-bench0001"
 DEFAULT_BUDGET = {"EHPC_SLACK_RATE": 1, "EHPC_SLACK_BURST": 3, "EHPC_SLACK_EDIT_INTERVAL": 5}
 _IN_PROGRESS = ":hourglass_flowing_sand:"
@@ -52,9 +53,9 @@ class Calls:
     def peak_per_minute(self, column: int) -> int:
         """Most calls (column 1) or posts (column 2) within any 60 s window of the samples."""
         best = 0
-        for start, *counts in self.samples:
-            inside = [s for s in self.samples if start <= s[0] <= start + 60]
-            best = max(best, inside[-1][column] - counts[column - 1])
+        for sample in self.samples:
+            inside = [s for s in self.samples if sample[0] <= s[0] <= sample[0] + 60]
+            best = max(best, int(inside[-1][column]) - int(sample[column]))
         return best
 
 
