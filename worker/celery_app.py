@@ -20,8 +20,10 @@ This is the one module allowed to do work at import time (Celery needs ``app`` a
 * Publishing retries for about half a minute (``task_publish_retry_policy``), so a task that finishes while
   the broker restarts still gets its retry or follow-up out.
 * Beat: one ``ehpc.poll_cluster`` entry per cluster that *expires* after one interval, so polls do not pile
-  up behind a stalled worker; a per-cluster Redis lock skips a poll that would overlap the previous one, and
-  a second beat started by mistake only causes skipped or idempotent polls, never duplicate messages.
+  up behind a stalled worker, each at its own phase within the interval (:mod:`worker.schedule`: a thousand
+  clusters are not polled in one burst); a per-cluster Redis lock skips a poll that would overlap the
+  previous one, and a second beat started by mistake only causes skipped or idempotent polls, never
+  duplicate messages.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from celery import Celery
 from worker.broker import BrokerAMQP
 from worker.config.clusters import load_bridge_config
 from worker.config.settings import Settings
+from worker.schedule import PhasedSchedule, phase_of
 from worker.store.keys import Keys
 
 __all__ = ["DELIVER_QUEUE", "MAX_COUNTDOWN", "POLL_QUEUE", "VISIBILITY_TIMEOUT", "app", "beat_schedule"]
@@ -53,7 +56,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         interval = cluster.poll_interval or settings.poll_interval
         schedule[f"poll {cluster.id}"] = {
             "task": "ehpc.poll_cluster",
-            "schedule": interval,
+            "schedule": PhasedSchedule(interval, phase=phase_of(cluster.id, interval=interval)),
             "args": (cluster.id,),
             "options": {"queue": POLL_QUEUE, "expires": interval},
         }
