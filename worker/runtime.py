@@ -6,15 +6,19 @@ once on first use (never at import). Tests build a :class:`Runtime` themselves f
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, partial
+from typing import Any
 
 import redis
 import requests
 
 from integrations.base import Notifier, Transition
 from integrations.ehpc.client import EhpcClient
+from integrations.ehpc.client2024 import EhpcClient2024
 from integrations.http import new_session
 from integrations.registry import build_notifier
 from integrations.slack.links import SlackThreadLinks
@@ -29,6 +33,7 @@ from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.deliver.target_state import RedisTargetState
 from worker.detect.diff import ClusterRef, TaskState
+from worker.detect.oplog import OperationMemory
 from worker.routing import route
 from worker.slack_app.lookup import Lookup
 from worker.store.keys import Keys
@@ -47,6 +52,7 @@ class Runtime:
     targets: dict[str, TargetConfig] = field(init=False)
     keys: Keys = field(init=False)
     state: TaskState = field(init=False)
+    oplog: OperationMemory = field(init=False)
     outbox: Outbox = field(init=False)
     ledger: DeliveryLedger = field(init=False)
     lookup: Lookup = field(init=False)
@@ -55,6 +61,9 @@ class Runtime:
     digests: DigestQueue = field(init=False)
     session: requests.Session = field(init=False)
     _ehpc: dict[str, EhpcClient] = field(init=False, default_factory=dict)
+    _ehpc2024: dict[str, EhpcClient2024] = field(init=False, default_factory=dict)
+    # The clock 2.0 windows end at (Unix seconds): the cloud's "now" is ours; tests hand in a simulator's.
+    wall: Callable[[], float] = field(default=time.time)
     _notifiers: dict[tuple[str, str], Notifier] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -66,6 +75,7 @@ class Runtime:
             keys=self.keys,
             announce_running_on_baseline=self.settings.announce_running_on_baseline,
         )
+        self.oplog = OperationMemory(client=self.redis, keys=self.keys)
         self.outbox = Outbox(client=self.redis, keys=self.keys)
         self.ledger = DeliveryLedger(client=self.redis, keys=self.keys)
         self.lookup = Lookup(client=self.redis, keys=self.keys)
@@ -107,14 +117,25 @@ class Runtime:
         """The ListTasks client for the cluster's region (one per region, shared by its clusters)."""
         region = self.cluster(cluster_id).region or self.settings.region
         if region not in self._ehpc:
-            self._ehpc[region] = EhpcClient(
-                region=region,
-                endpoint=self.settings.endpoint,
-                access_key_id=self.settings.access_key_id,
-                access_key_secret=self.settings.access_key_secret if self.settings.access_key_id else None,
-                security_token=self.settings.security_token if self.settings.access_key_id else None,
-            )
+            self._ehpc[region] = EhpcClient(region=region, **self._ehpc_credentials())
         return self._ehpc[region]
+
+    def ehpc2024(self, cluster_id: str) -> EhpcClient2024:
+        """The E-HPC 2.0 (2024-07-30) client for the cluster's region: the same endpoint and credentials."""
+        region = self.cluster(cluster_id).region or self.settings.region
+        if region not in self._ehpc2024:
+            self._ehpc2024[region] = EhpcClient2024(region=region, now=self.wall, **self._ehpc_credentials())
+        return self._ehpc2024[region]
+
+    def _ehpc_credentials(self) -> dict[str, Any]:
+        """Endpoint and keys both clients take: explicit keys when set, else the SDK's standard chain."""
+        keyed = bool(self.settings.access_key_id)
+        return {
+            "endpoint": self.settings.endpoint,
+            "access_key_id": self.settings.access_key_id,
+            "access_key_secret": self.settings.access_key_secret if keyed else None,
+            "security_token": self.settings.security_token if keyed else None,
+        }
 
     def slack_channel(self, *, target: SlackTarget, cluster_id: str) -> str:
         """Where a Slack target posts for a cluster: its own channel, the cluster's, or SLACK_CHANNEL."""

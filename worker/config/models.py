@@ -4,6 +4,7 @@ Example (every key is documented in docs/integrations.md)::
 
     clusters:
       - {id: ehpc-hz-prod01, name: prod, region: cn-hangzhou, labels: {env: prod}}
+      - {id: ehpc-hz-next01, api: 2024-07-30}     # E-HPC 2.0; `auto` asks the 2024 API once
     targets:
       - {name: oncall, type: pagerduty, routing_key_env: PD_ROUTING_KEY}
     routes:
@@ -36,6 +37,7 @@ from integrations.base import TransitionKind
 from integrations.ehpc.task import TaskStatus, TaskType
 from integrations.registry import REGISTRY
 from integrations.target import SlackTarget, TargetConfig
+from worker.config.settings import ApiChoice
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -73,6 +75,7 @@ class ClusterConfig(BaseModel):
     slack_channel: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     announce_running_on_baseline: bool | None = None
+    api: ApiChoice | None = None  # None: EHPC_API (default 2018-04-12)
 
     @property
     def display_name(self) -> str:

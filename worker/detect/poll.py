@@ -1,5 +1,8 @@
 """The poll step: read ListTasks for one cluster and feed every page to the diff (:mod:`worker.detect.diff`).
 
+E-HPC 2.0 clusters (``api: 2024-07-30``, or ``auto`` finding one) take the operation-log path of
+:mod:`worker.detect.poll2024` instead, under the same lease, metrics and error handling.
+
 :func:`poll_cluster` reads every running page (one Redis round trip per page), looks up each task that
 vanished from the running list, sweeps the first archived pages at a lower cadence, and records the
 transitions in Redis — with the outbox entry in the same atomic step. Nothing here sleeps or retries: the
@@ -11,7 +14,6 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from integrations.base import Transition
@@ -19,22 +21,15 @@ from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.errors import EhpcError
 from integrations.ehpc.task import Task
 from worker.detect.diff import ClusterRef, Source, TaskState
+from worker.detect.oplog import OperationMemory
+from worker.detect.outcome import PollOutcome
+from worker.detect.poll2024 import generation_of, observe_operations
 from worker.ops import metrics
 from worker.runtime import Runtime
 
 __all__ = ["PollOutcome", "observe_cluster", "poll_cluster", "preview_poll"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class PollOutcome:
-    """What one poll did."""
-
-    skipped: bool = False
-    transitions: list[Transition] = field(default_factory=list)
-    api_calls: int = 0
-    unresolved: list[str] = field(default_factory=list)  # vanished tasks whose lookup failed
 
 
 def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
@@ -45,14 +40,7 @@ def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
         return PollOutcome(skipped=True)
     started = time.monotonic()
     try:
-        outcome = observe_cluster(
-            client=rt.ehpc(cluster_id),
-            state=rt.state,
-            cluster=rt.ref(cluster_id),
-            now=now,
-            sweep=_sweep_due(rt, cluster_id=cluster_id),
-            archive_pages=rt.settings.archive_pages,
-        )
+        outcome = _observe(rt, state=rt.state, memory=rt.oplog, cluster_id=cluster_id, now=now, sweep=None)
     except EhpcError as error:  # recorded for /ehpc clusters and metrics; the caller retries or announces
         rt.lookup.record_poll(cluster_id=cluster_id, at=now, error=f"{error.code}: {error.message}")
         metrics.record_poll(cluster_id=cluster_id, result="error", duration=time.monotonic() - started)
@@ -67,6 +55,36 @@ def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
     for transition in outcome.transitions:
         metrics.record_transition(cluster_id=cluster_id, kind=transition.kind.value)
     return outcome
+
+
+def _observe(
+    rt: Runtime,
+    *,
+    state: TaskState,
+    memory: OperationMemory,
+    cluster_id: str,
+    now: datetime,
+    sweep: bool | None,
+) -> PollOutcome:
+    """Poll with the cluster's API: 2.0 operation logs (:mod:`worker.detect.poll2024`), else ListTasks."""
+    if generation_of(rt, cluster_id=cluster_id) == "2.0":
+        return observe_operations(
+            client=rt.ehpc2024(cluster_id),
+            state=state,
+            memory=memory,
+            cluster=rt.ref(cluster_id),
+            now=now,
+            overlap=rt.settings.oplog_overlap,
+            lookback=rt.settings.oplog_lookback,
+        )
+    return observe_cluster(
+        client=rt.ehpc(cluster_id),
+        state=state,
+        cluster=rt.ref(cluster_id),
+        now=now,
+        sweep=_sweep_due(rt, cluster_id=cluster_id) if sweep is None else sweep,
+        archive_pages=rt.settings.archive_pages,
+    )
 
 
 def observe_cluster(
@@ -126,15 +144,9 @@ def preview_poll(rt: Runtime, *, cluster_id: str, now: datetime) -> list[Transit
     """The transitions a poll would announce now, computed in a scratch copy of the state (``poll-once``)."""
     scratch = rt.keys.scratch(token=secrets.token_hex(8))
     state = TaskState(client=rt.redis, keys=scratch)
+    memory = OperationMemory(client=rt.redis, keys=scratch)
     try:
-        outcome = observe_cluster(
-            client=rt.ehpc(cluster_id),
-            state=state,
-            cluster=rt.ref(cluster_id),
-            now=now,
-            sweep=True,
-            archive_pages=rt.settings.archive_pages,
-        )
+        outcome = _observe(rt, state=state, memory=memory, cluster_id=cluster_id, now=now, sweep=True)
     finally:
         for key in rt.redis.scan_iter(match=f"{scratch.prefix}:*", count=1000):
             rt.redis.delete(key)

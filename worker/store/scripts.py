@@ -1,13 +1,13 @@
 """The Lua scripts that make state changes atomic (each one EVALSHA, one round trip), and reply decoding.
 
 Every key a script touches is passed in ``KEYS`` (built by :class:`worker.store.keys.Keys`); no script formats
-a key itself. :data:`OBSERVE_PAGE` is explained in :mod:`worker.detect.diff`, the others in
-:mod:`worker.deliver.outbox`.
+a key itself. :data:`OBSERVE_PAGE` is explained in :mod:`worker.detect.diff`, :data:`RAISE_WATERMARK` in
+:mod:`worker.detect.oplog`, the others in :mod:`worker.deliver.outbox`.
 """
 
 from __future__ import annotations
 
-__all__ = ["ADVANCE_CURSOR", "EXTEND_LEASE", "OBSERVE_PAGE", "RELEASE_LEASE", "reply_text"]
+__all__ = ["ADVANCE_CURSOR", "EXTEND_LEASE", "OBSERVE_PAGE", "RAISE_WATERMARK", "RELEASE_LEASE", "reply_text"]
 
 
 def reply_text(value: bytes | str) -> str:
@@ -164,4 +164,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
+"""
+
+# KEYS: 1 watermark. ARGV: 1 Unix seconds. Moves the watermark forward only (a poll that outlived its lease
+# must not pull it back); returns its value.
+RAISE_WATERMARK = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local wanted = tonumber(ARGV[1])
+if wanted > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return wanted
+end
+return current
 """
