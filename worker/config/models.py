@@ -27,11 +27,12 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from integrations.base import TransitionKind
 from integrations.ehpc.task import TaskStatus, TaskType
@@ -76,6 +77,12 @@ class ClusterConfig(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     announce_running_on_baseline: bool | None = None
     api: ApiChoice | None = None  # None: EHPC_API (default 2018-04-12)
+
+    @field_validator("api", mode="before")
+    @classmethod
+    def _api_as_written(cls, value: object) -> object:
+        """YAML reads an unquoted ``2024-07-30`` as a date; the user meant the API version."""
+        return value.isoformat() if isinstance(value, date) else value
 
     @property
     def display_name(self) -> str:

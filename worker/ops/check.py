@@ -1,6 +1,7 @@
 """``ehpc-bridge check``: is this deployment able to work? One line per check, pass or fail, and why.
 
-It validates the configuration, pings Redis, calls ListTasks once per watched cluster, and asks each
+It validates the configuration, pings Redis, calls ListTasks once per watched cluster (for an E-HPC 2.0
+cluster ListCommonLogs, after asking the 2024 API which generation it is when ``api: auto``), and asks each
 target that has a harmless call (Slack ``auth.test``; any notifier with a ``check()`` method) whether its
 credentials work. Exit status 0 only when every line passed. Nothing is posted anywhere.
 """
@@ -15,6 +16,7 @@ import redis
 from pydantic import ValidationError
 
 from worker.config.settings import Settings
+from worker.detect.poll2024 import generation_of
 from worker.runtime import Runtime
 
 __all__ = ["CheckResult", "run_check", "run_checks"]
@@ -42,7 +44,7 @@ def run_checks(rt: Runtime) -> list[CheckResult]:
     if not rt.clusters:
         results.append(CheckResult(name="clusters", ok=False, detail="none configured: set EHPC_CLUSTERS"))
     for cluster_id in rt.clusters:
-        results.append(_attempt(f"ListTasks {cluster_id}", partial(_list_tasks, rt, cluster_id)))
+        results.append(_check_cluster(rt, cluster_id))
     first_cluster = next(iter(rt.clusters), "")
     for name in rt.targets:
         results.append(_attempt(f"target {name}", partial(_target, rt, name, first_cluster)))
@@ -52,6 +54,21 @@ def run_checks(rt: Runtime) -> list[CheckResult]:
 def _ping(rt: Runtime) -> str:
     rt.redis.ping()  # raises when Redis does not answer
     return f"PING ok ({rt.settings.redis_url.split('@')[-1]})"  # the part after '@' holds no password
+
+
+def _check_cluster(rt: Runtime, cluster_id: str) -> CheckResult:
+    """One API call with the cluster's generation's API; a generation nobody can tell fails its own line."""
+    generation = _attempt(f"generation {cluster_id}", lambda: generation_of(rt, cluster_id=cluster_id))
+    if not generation.ok:
+        return generation
+    if generation.detail == "2.0":
+        return _attempt(f"ListCommonLogs {cluster_id}", partial(_list_operations, rt, cluster_id))
+    return _attempt(f"ListTasks {cluster_id}", partial(_list_tasks, rt, cluster_id))
+
+
+def _list_operations(rt: Runtime, cluster_id: str) -> str:
+    window = rt.ehpc2024(cluster_id).list_operations(cluster_id, watermark=None, lookback=3600)
+    return f"E-HPC 2.0: {len(window.tasks)} operation(s) in the last hour"
 
 
 def _list_tasks(rt: Runtime, cluster_id: str) -> str:

@@ -14,8 +14,9 @@ the client stays tolerant of fewer or more lines):
 
 A ``Failed`` operation fails in its middle stage. Bulk-added operations are *pinned*: one line at their
 start time, with a fixed status, and no stages. Times are virtual seconds; the model turns them into
-Unix seconds (:meth:`~integrations.ehpc.simulator.model.Model.unix`), and ``Time`` strings are ``YYYY-MM-DD HH:MM:SS`` in UTC (the documented example
-gives no zone; the client never compares them with its own clock).
+Unix seconds (:meth:`~integrations.ehpc.simulator.model.Model.unix`), and ``Time`` strings are
+``YYYY-MM-DD HH:MM:SS`` in UTC (the documented example gives no zone; the client never compares them
+with its own clock).
 """
 
 from __future__ import annotations

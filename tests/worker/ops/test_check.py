@@ -40,3 +40,14 @@ def test_poll_once_previews_without_touching_the_real_state(stack: Stack) -> Non
     assert [transition.kind.value for transition in preview] == ["started"]
     assert not stack.runtime.state.has_baseline(cluster_id=CLUSTER)
     assert stack.slack.messages("C0EHPCTEST") == []
+
+
+def test_a_2_0_cluster_is_checked_with_list_common_logs(stack: Stack) -> None:
+    stack.simulator.simulator.add_cluster("ehpc-hz-next0001", generation="2.0")
+    stack.runtime.clusters["ehpc-hz-next0001"] = ClusterConfig(id="ehpc-hz-next0001", api="auto")
+
+    results = {result.name: result for result in run_checks(stack.runtime)}
+
+    assert results["ListCommonLogs ehpc-hz-next0001"].ok
+    assert results["ListCommonLogs ehpc-hz-next0001"].detail.startswith("E-HPC 2.0: 0 operation(s)")
+    assert results[f"ListTasks {CLUSTER}"].ok
