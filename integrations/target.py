@@ -19,6 +19,8 @@ from typing import Annotated, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationInfo
 
+from integrations.incident import IncidentLedger, IncidentOrder
+
 __all__ = [
     "EnvSecret",
     "NotifierContext",
@@ -111,10 +113,16 @@ class ThreadLinks(Protocol):
 class NotifierContext:
     """Shared things the worker gives every notifier; all optional so tests pass only what they need.
 
-    ``state_for(target_name)`` returns a :class:`StateStore` scoped to that target. What only one
+    ``state_for(target_name)`` returns a :class:`StateStore` scoped to that target, ``incidents_for`` its
+    :class:`~integrations.incident.IncidentLedger` (how failures and successes are ordered). What only one
     integration needs (Slack's client and message references) is added here as a typed field when it
     lands, not smuggled through a dict.
     """
 
     state_for: Callable[[str], StateStore] | None = None
     thread_links: ThreadLinks | None = None
+    incidents_for: Callable[[str], IncidentLedger] | None = None
+
+    def incident_order(self, target_name: str) -> IncidentOrder:
+        """How ``target_name`` orders failures and successes (stateless without ``incidents_for``)."""
+        return IncidentOrder(self.incidents_for(target_name) if self.incidents_for else None)

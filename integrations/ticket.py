@@ -1,8 +1,10 @@
 """What the ticketing integrations (Jira, ServiceNow) share: a basic-auth JSON API and the ticket rule.
 
 The rule: a task finishing in Fail/PartialFail opens one ticket (searched for first, so a retry or a
-restart never opens a second); a *later* task of the same type on the same cluster finishing in Success
-recovers the open tickets of that kind. Other transitions are not a ticket's business and are ignored.
+restart never opens a second); a task of the same type on the same cluster finishing in Success recovers
+the open tickets of that kind whose failure ended before the success began (the time rule of
+:mod:`integrations.incident`, whatever order the deliveries run in). A failure delivered after a success
+that already recovers it still gets its ticket, recovered at once. Other transitions are ignored.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import requests
 from integrations.base import Transition
 from integrations.card import is_failure, is_recovery
 from integrations.http import json_object, send_request
+from integrations.incident import IncidentOrder
 
 __all__ = ["BasicAuthApi", "TicketNotifier"]
 
@@ -64,17 +67,23 @@ class BasicAuthApi:
 class TicketNotifier(ABC):
     """Applies the ticket rule; vendors say how to open and how to recover."""
 
+    _order: IncidentOrder = IncidentOrder(None)
+
     def send(self, transition: Transition) -> None:
-        """Open the task's ticket on failure, recover its kind's open tickets on success; else nothing."""
+        """Open the task's ticket on failure, recover its kind's earlier tickets on success; else nothing."""
         if is_failure(transition):
+            recovered_by = self._order.failure(transition)
             self._open(transition)
+            if recovered_by is not None:
+                self._recover(recovered_by, only=frozenset({transition.task_key}))
         elif is_recovery(transition):
-            self._recover(transition)
+            self._recover(transition, only=self._order.success(transition).recovered)
 
     @abstractmethod
     def _open(self, transition: Transition) -> None:
         """Open the ticket of a failed task unless one already exists."""
 
     @abstractmethod
-    def _recover(self, transition: Transition) -> None:
-        """Comment on, resolve or close the open tickets that ``transition``'s success recovers."""
+    def _recover(self, transition: Transition, *, only: frozenset[str] | None) -> None:
+        """Comment on, resolve or close the open tickets ``transition``'s success recovers: those of the
+        failed tasks in ``only`` (task keys), or every open one of its kind when ``only`` is None."""

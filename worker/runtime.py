@@ -31,7 +31,7 @@ from worker.deliver.budget import ChannelBudget
 from worker.deliver.digests import DigestQueue
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
-from worker.deliver.target_state import RedisTargetState
+from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
 from worker.detect.diff import ClusterRef, TaskState
 from worker.detect.oplog import OperationMemory
 from worker.routing import route
@@ -115,7 +115,10 @@ class Runtime:
 
     def ehpc(self, cluster_id: str) -> EhpcClient:
         """The ListTasks client for the cluster's region (one per region, shared by its clusters)."""
-        region = self.cluster(cluster_id).region or self.settings.region
+        return self.ehpc_in(self.cluster(cluster_id).region or self.settings.region)
+
+    def ehpc_in(self, region: str) -> EhpcClient:
+        """The ListTasks client for ``region``, built on first use."""
         if region not in self._ehpc:
             self._ehpc[region] = EhpcClient(region=region, **self._ehpc_credentials())
         return self._ehpc[region]
@@ -138,8 +141,13 @@ class Runtime:
         }
 
     def slack_channel(self, *, target: SlackTarget, cluster_id: str) -> str:
-        """Where a Slack target posts for a cluster: its own channel, the cluster's, or SLACK_CHANNEL."""
-        channel = target.channel or self.cluster(cluster_id).slack_channel or self.settings.slack_channel
+        """Where a Slack target posts for a cluster: its own channel, the cluster's, or SLACK_CHANNEL.
+
+        A cluster that isn't watched (``check`` with no clusters asks for ``""``) has no channel of its own.
+        """
+        cluster = self.clusters.get(cluster_id)
+        own = cluster.slack_channel if cluster is not None else None
+        channel = target.channel or own or self.settings.slack_channel
         if not channel:
             raise LookupError(f"no Slack channel for cluster {cluster_id}: set SLACK_CHANNEL")
         return channel
@@ -180,6 +188,7 @@ class Runtime:
             )
         context = NotifierContext(
             state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),
+            incidents_for=lambda name: RedisIncidentLedger(client=self.redis, keys=self.keys, target=name),
             thread_links=self._thread_links(),
         )
         return build_notifier(target, session=self.session, context=context)

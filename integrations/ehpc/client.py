@@ -89,6 +89,16 @@ class EhpcClient:
         """ListTasks requests sent so far, failed ones included (for the benchmark and the rate budget)."""
         return self._calls
 
+    def credential_kind(self) -> str:
+        """Resolve the credentials as a request would and name their kind (``access_key``, ``ecs_ram_role``…).
+
+        No E-HPC call is made; the standard chain may read a CLI profile or ask the ECS metadata service.
+        Raises :class:`PermanentEhpcError` ``CredentialsUnavailable`` when no provider has any.
+        """
+        with sdk_errors(secrets=self._credentials.secrets):
+            model = self._credentials.get_credential()
+        return str(model.provider_name or model.type or "unknown kind")
+
     def list_running(self, cluster_id: str) -> list[Task]:
         """Every running task of a cluster, each once (see the module docstring for the guarantee)."""
         return [task for page in self.iter_running_pages(cluster_id) for task in page]

@@ -4,10 +4,11 @@ On a task finishing in Fail/PartialFail: search ``labels = "ehpc-fp-<fingerprint
 only when none exists, so retries and restarts never open a second one. Jira's search index lags a
 create by a moment, so the created key is also kept in the target's state store (when the worker gives
 one) and checked first: a redelivery right after a create finds it there. On a task finishing in Success:
-find the open issues of the same task type on the same cluster (labels, ``statusCategory != Done``),
-comment on each, transition it when ``resolve_transition`` is set, and label it ``ehpc-recovered`` (a
-retry after a failure between the comment and the label comments again: at least once). Other
-transitions are not Jira's business and are ignored. Auth: basic, account email + API token.
+find the open issues of the same task type on the same cluster (labels, ``statusCategory != Done``)
+whose failure ended before the success began (:class:`integrations.ticket.TicketNotifier`), comment on
+each, transition it when ``resolve_transition`` is set, and label it ``ehpc-recovered`` (a retry after
+a failure between the comment and the label comments again: at least once). Other transitions are not
+Jira's business and are ignored. Auth: basic, account email + API token.
 https://developer.atlassian.com/cloud/jira/platform/rest/v3/
 """
 
@@ -24,6 +25,7 @@ from integrations.jira.render import (
     RECOVERED_LABEL,
     fingerprint_jql,
     issue_fields,
+    label,
     open_failures_jql,
     recovery_comment,
 )
@@ -57,6 +59,7 @@ class JiraNotifier(TicketNotifier):
     def __init__(self, target: JiraTarget, *, session: requests.Session, context: NotifierContext) -> None:
         self._target = target
         self._state: StateStore | None = context.state_for(target.name) if context.state_for else None
+        self._order = context.incident_order(target.name)
         self._api = BasicAuthApi(
             session=session,
             base_url=target.url,
@@ -83,8 +86,11 @@ class JiraNotifier(TicketNotifier):
             self._state.set(remembered, key, ttl_seconds=_REMEMBER_SECONDS)
         log.info("%s: opened %s for %s", self._target.name, key, transition.task_key)
 
-    def _recover(self, transition: Transition) -> None:
-        for key in self._search(open_failures_jql(transition)):
+    def _recover(self, transition: Transition, *, only: frozenset[str] | None) -> None:
+        wanted = None if only is None else {label("ehpc-task", task_key) for task_key in only}
+        for key, issue_labels in self._search_labelled(open_failures_jql(transition)):
+            if wanted is not None and not wanted & issue_labels:
+                continue  # that failure ended after this success began: it stays open
             self._api.call("POST", f"/rest/api/3/issue/{key}/comment", json=recovery_comment(transition))
             if self._target.resolve_transition:
                 transition_id = self._transition_id(key, self._target.resolve_transition)
@@ -96,9 +102,19 @@ class JiraNotifier(TicketNotifier):
 
     def _search(self, jql: str) -> list[str]:
         """Keys of the issues ``jql`` finds (first page: one task never has that many issues)."""
+        return [key for key, _labels in self._search_labelled(jql)]
+
+    def _search_labelled(self, jql: str) -> list[tuple[str, set[str]]]:
+        """(key, labels) of the issues ``jql`` finds, first page."""
         body = {"jql": jql, "fields": ["labels"], "maxResults": _SEARCH_LIMIT}
         issues = self._api.call_json("POST", "/rest/api/3/search/jql", json=body).get("issues")
-        return [str(issue["key"]) for issue in issues or () if isinstance(issue, dict) and issue.get("key")]
+        found = []
+        for issue in issues or ():
+            if isinstance(issue, dict) and issue.get("key"):
+                fields = issue.get("fields")
+                labels = fields.get("labels") if isinstance(fields, dict) else None
+                found.append((str(issue["key"]), {str(x) for x in labels or () if isinstance(x, str)}))
+        return found
 
     def _transition_id(self, key: str, wanted: str) -> str:
         """``wanted`` as a transition id: itself when numeric, else looked up by name on the issue."""

@@ -1,7 +1,8 @@
 """Sends transitions to Opsgenie's Alert API with ``Authorization: GenieKey <key>``.
 
 Opsgenie answers 202 and processes asynchronously; a create whose alias is already open is deduplicated
-by Opsgenie (count + 1, no second alert), so a redelivery is harmless.
+by Opsgenie (count + 1, no second alert), so a redelivery is harmless. Whether a success may close, and
+whether a failure still alerts, follows the tasks' times (:class:`integrations.incident.IncidentOrder`).
 """
 
 from __future__ import annotations
@@ -39,12 +40,16 @@ class OpsgenieNotifier:
     ) -> None:
         self._target = target
         self._session = session
+        self._order = context.incident_order(target.name)
 
     def send(self, transition: Transition) -> None:
         """Send the Alert API call for ``transition``; transitions that alert nobody are skipped."""
         request = render_request(transition)
         if request is None:
             log.debug("%s: %s is not an incident change", self._target.name, transition.fingerprint)
+            return
+        if not self._order.pager_acts(transition):
+            log.info("%s: %s changes nothing by now", self._target.name, transition.fingerprint)
             return
         send_request(
             session=self._session,

@@ -1,7 +1,8 @@
 """Sends transitions to PagerDuty's Events API v2 (https://developer.pagerduty.com/api-reference/).
 
-Delivery is idempotent without state: the ``dedup_key`` makes a redelivered trigger join the incident it
-already opened, and a redelivered resolve resolves nothing new.
+Delivery is idempotent: the ``dedup_key`` makes a redelivered trigger join the incident it already
+opened, and a redelivered resolve resolves nothing new. Whether a success may resolve, and whether a
+failure still pages, follows the tasks' times (:class:`integrations.incident.IncidentOrder`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class PagerDutyNotifier:
         self._target = target
         self._session = session
         self._links = context.thread_links
+        self._order = context.incident_order(target.name)
 
     def send(self, transition: Transition) -> None:
         """POST the event for ``transition`` to ``/enqueue``; transitions that page nobody are skipped."""
@@ -49,6 +51,9 @@ class PagerDutyNotifier:
         )
         if event is None:
             log.debug("%s: %s is not an incident change", self._target.name, transition.fingerprint)
+            return
+        if not self._order.pager_acts(transition):
+            log.info("%s: %s changes nothing by now", self._target.name, transition.fingerprint)
             return
         send_request(
             session=self._session,

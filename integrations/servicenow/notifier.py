@@ -7,8 +7,9 @@ instance (a free Personal Developer Instance will do) before relying on it.
 
 On Fail/PartialFail: ``GET /api/now/table/incident?sysparm_query=correlation_id=<key>`` and ``POST`` only
 when none exists, so a retry or a restart never opens a second incident. On Success: the open incidents
-whose ``correlation_id`` starts with the same cluster and task type are ``PATCH``ed to state 6 (Resolved)
-with ``close_code``/``close_notes``. https://docs.servicenow.com/bundle/latest/page/integrate/inbound-rest/concept/c_TableAPI.html
+whose ``correlation_id`` starts with the same cluster and task type, and whose failure ended before the
+success began (:class:`integrations.ticket.TicketNotifier`), are ``PATCH``ed to state 6 (Resolved) with
+``close_code``/``close_notes``. https://docs.servicenow.com/bundle/latest/page/integrate/inbound-rest/concept/c_TableAPI.html
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import Field
 
 from integrations.base import PermanentDeliveryError, Transition
 from integrations.servicenow.render import (
+    correlation_id,
     incident_body,
     open_incidents_query,
     resolve_body,
@@ -66,6 +68,7 @@ class ServiceNowNotifier(TicketNotifier):
             password=target.password_env.get(),
             destination=target.name,
         )
+        self._order = context.incident_order(target.name)
 
     def _open(self, transition: Transition) -> None:
         existing = self._query(same_task_query(transition))
@@ -82,15 +85,21 @@ class ServiceNowNotifier(TicketNotifier):
         number = created.get("number") if isinstance(created, dict) else None
         log.info("%s: opened %s for %s", self._target.name, number, transition.task_key)
 
-    def _recover(self, transition: Transition) -> None:
+    def _recover(self, transition: Transition, *, only: frozenset[str] | None) -> None:
         body = resolve_body(transition, close_code=self._target.close_code)
-        for sys_id, number in self._query(open_incidents_query(transition)):
+        wanted = None
+        if only is not None:
+            wanted = {correlation_id(transition, task_id=task_key.split("/", 1)[-1]) for task_key in only}
+        for sys_id, number, correlation in self._query(open_incidents_query(transition)):
+            if wanted is not None and correlation not in wanted:
+                continue  # that failure ended after this success began: it stays open
             self._api.call("PATCH", f"{_TABLE}/{sys_id}", json=body)
             log.info("%s: resolved %s, recovered by %s", self._target.name, number, transition.task_key)
 
-    def _query(self, query: str) -> list[tuple[str, str]]:
-        """(sys_id, number) of the incidents ``query`` finds."""
-        params = {"sysparm_query": query, "sysparm_fields": "sys_id,number", "sysparm_limit": _PAGE}
+    def _query(self, query: str) -> list[tuple[str, str, str]]:
+        """(sys_id, number, correlation_id) of the incidents ``query`` finds."""
+        fields = "sys_id,number,correlation_id"
+        params = {"sysparm_query": query, "sysparm_fields": fields, "sysparm_limit": _PAGE}
         rows = self._api.call_json("GET", _TABLE, params=params).get("result")
         if not isinstance(rows, list):
             raise PermanentDeliveryError(
@@ -98,7 +107,7 @@ class ServiceNowNotifier(TicketNotifier):
                 destination=self._target.name,
             )
         return [
-            (str(row["sys_id"]), str(row.get("number", "")))
+            (str(row["sys_id"]), str(row.get("number", "")), str(row.get("correlation_id", "")))
             for row in rows
             if isinstance(row, dict) and row.get("sys_id")
         ]

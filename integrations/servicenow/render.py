@@ -35,9 +35,12 @@ _NOT_OPEN = "6,7,8"  # Resolved, Closed, Canceled
 _RESOLVED = "6"
 
 
-def correlation_id(transition: Transition) -> str:
-    """The incident's idempotency key for the task (see the module docstring); at most 100 characters."""
-    key = f"{_scope(transition)}{_safe(transition.task.task_id)}"
+def correlation_id(transition: Transition, *, task_id: str | None = None) -> str:
+    """The incident's idempotency key for the task (see the module docstring); at most 100 characters.
+
+    ``task_id`` names another task of the same type on the same cluster (the failures a success recovers).
+    """
+    key = f"{_scope(transition)}{_safe(transition.task.task_id if task_id is None else task_id)}"
     if len(key) <= _MAX_CORRELATION:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]

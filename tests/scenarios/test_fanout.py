@@ -15,7 +15,7 @@ import pytest
 from integrations.ehpc.simulator import SimulatorServer
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.pipeline import Stack, make_stack
-from tests.fixtures.processes import Processes, slack_settled, wait_for
+from tests.fixtures.processes import Processes, settle
 from tests.fixtures.vendor_standins import (
     JIRA_EMAIL,
     JIRA_TOKEN,
@@ -96,29 +96,6 @@ def run_task(stack: Stack, processes: Processes, *, outcome: str) -> str:
     sim.advance(30)
     processes.poll_and_wait(CLUSTER)
     return task_key_of(cluster_id=CLUSTER, task_id=task_id)
-
-
-def undelivered(stack: Stack, task_keys: list[str]) -> list[tuple[str, int]]:
-    """(destination, sequence) of every routed transition whose destination's cursor is still behind it."""
-    rt = stack.runtime
-    return [
-        (name, transition.sequence)
-        for task_key in task_keys
-        for name in rt.targets
-        for transition in rt.state.transitions_after(
-            task_key=task_key, sequence=rt.ledger.cursor(destination=name, task_key=task_key)
-        )
-        if name in rt.destinations(transition)
-    ]
-
-
-def settle(stack: Stack, processes: Processes, task_keys: list[str], *, slack_parents: int) -> None:
-    """Wait until every routed transition is delivered and Slack shows each task with its final reply."""
-
-    def done() -> bool:
-        return not undelivered(stack, task_keys) and slack_settled(stack, parents=slack_parents)
-
-    wait_for(done, why=f"{slack_parents} settled task(s) and every delivery done", logs=processes)
 
 
 def vendor_calls(stack: Stack, jira: JiraStandIn, pagerduty: PagerDutyStandIn) -> tuple[int, int, int]:

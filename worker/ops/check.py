@@ -1,9 +1,15 @@
-"""``ehpc-bridge check``: is this deployment able to work? One line per check, pass or fail, and why.
+"""``ehpc-bridge check``: is this deployment able to work? One line per check or problem, and what to do.
 
-It validates the configuration, pings Redis, calls ListTasks once per watched cluster (for an E-HPC 2.0
-cluster ListCommonLogs, after asking the 2024 API which generation it is when ``api: auto``), and asks each
-target that has a harmless call (Slack ``auth.test``; any notifier with a ``check()`` method) whether its
-credentials work. Exit status 0 only when every line passed. Nothing is posted anywhere.
+It validates the configuration, pings Redis, resolves the Alibaba Cloud credentials, calls ListTasks once
+per watched cluster (for an E-HPC 2.0 cluster ListCommonLogs, after asking the 2024 API which generation
+it is when ``api: auto``), and asks each target that has a harmless call (Slack ``auth.test``; any
+notifier with a ``check()`` method) whether its credentials work. Exit status 0 only when every line
+passed. Nothing is posted anywhere.
+
+A first run with nothing configured is the case this is written for: each missing setting gets its own
+line naming the variable to set and where it goes (the environment, a ``NAME_FILE``, ``.env`` for
+docker compose, or the ``EHPC_CONFIG`` file). No traceback is printed: failures are lines of the table,
+and the SDKs' own loggers are quieted (:func:`worker.ops.logs.quiet_sdk_loggers`).
 """
 
 from __future__ import annotations
@@ -15,11 +21,35 @@ from functools import partial
 import redis
 from pydantic import ValidationError
 
+from integrations.ehpc.errors import EhpcError
+from integrations.target import SlackTarget
+from worker.config.models import ConfigError
 from worker.config.settings import Settings
 from worker.detect.poll2024 import generation_of
+from worker.ops.logs import quiet_sdk_loggers
 from worker.runtime import Runtime
 
 __all__ = ["CheckResult", "run_check", "run_checks"]
+
+NO_CLUSTERS = (
+    "none to watch: set EHPC_CLUSTERS=<ClusterId>[,<ClusterId>…] in the environment (.env for docker"
+    " compose), or list them under clusters: in the EHPC_CONFIG file"
+)
+NO_CREDENTIALS = (
+    "none found: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (in the environment,"
+    " .env for docker compose, or files named by ALIBABA_CLOUD_ACCESS_KEY_ID_FILE and …_SECRET_FILE), or"
+    " give this host an aliyun CLI profile (~/.aliyun/config.json) or an ECS RAM role"
+)
+NO_SLACK_BOT = (
+    "SLACK_BOT_TOKEN is not set: your Slack app's bot token (xoxb-…, api.slack.com/apps → OAuth &"
+    " Permissions; scopes chat:write, channels:history), in the environment or a file named by"
+    " SLACK_BOT_TOKEN_FILE"
+)
+NO_SLACK_CHANNEL = (
+    "SLACK_CHANNEL is not set: the ID (C…) of the channel to post in, with the app invited there, in the"
+    " environment (or channel: on the target, slack_channel: per cluster in the EHPC_CONFIG file)"
+)
+REDIS_HINT = "start one (scripts/redis-up.sh) or point REDIS_URL at yours"
 
 
 @dataclass(frozen=True)
@@ -31,23 +61,29 @@ class CheckResult:
     detail: str
 
 
-def _attempt(name: str, probe: Callable[[], str]) -> CheckResult:
+def _attempt(name: str, probe: Callable[[], str], *, hint: str = "") -> CheckResult:
     try:
         return CheckResult(name=name, ok=True, detail=probe())
     except Exception as error:  # the table reports every failure, whatever it is
-        return CheckResult(name=name, ok=False, detail=f"{type(error).__name__}: {error}")
+        detail = _one_line(f"{type(error).__name__}: {error}")
+        return CheckResult(name=name, ok=False, detail=f"{detail}: {hint}" if hint else detail)
 
 
 def run_checks(rt: Runtime) -> list[CheckResult]:
     """Every check for a built runtime, in the order an operator would fix them."""
-    results = [_attempt("redis", partial(_ping, rt))]
+    results = [_attempt("redis", partial(_ping, rt), hint=REDIS_HINT)]
     if not rt.clusters:
-        results.append(CheckResult(name="clusters", ok=False, detail="none configured: set EHPC_CLUSTERS"))
-    for cluster_id in rt.clusters:
-        results.append(_check_cluster(rt, cluster_id))
+        results.append(CheckResult(name="clusters", ok=False, detail=NO_CLUSTERS))
+    credentials = _credentials(rt)
+    results.append(credentials)
+    if credentials.ok:  # without credentials every ListTasks fails the same way: one line says it
+        results.extend(_check_cluster(rt, cluster_id) for cluster_id in rt.clusters)
     first_cluster = next(iter(rt.clusters), "")
-    for name in rt.targets:
-        results.append(_attempt(f"target {name}", partial(_target, rt, name, first_cluster)))
+    for name, target in rt.targets.items():
+        problems = _slack_problems(rt, target) if isinstance(target, SlackTarget) else []
+        results.extend(CheckResult(name=f"target {name}", ok=False, detail=problem) for problem in problems)
+        if not problems:
+            results.append(_attempt(f"target {name}", partial(_target, rt, name, first_cluster)))
     return results
 
 
@@ -71,9 +107,30 @@ def _list_operations(rt: Runtime, cluster_id: str) -> str:
     return f"E-HPC 2.0: {len(window.tasks)} operation(s) in the last hour"
 
 
+def _credentials(rt: Runtime) -> CheckResult:
+    """Resolve the credentials once (they are the same for every region): found, or what to set."""
+    client = rt.ehpc(next(iter(rt.clusters))) if rt.clusters else rt.ehpc_in(rt.settings.region)
+    try:
+        kind = client.credential_kind()
+    except EhpcError as error:
+        detail = NO_CREDENTIALS if error.code == "CredentialsUnavailable" else _one_line(str(error))
+        return CheckResult(name="credentials", ok=False, detail=detail)
+    return CheckResult(name="credentials", ok=True, detail=f"found ({kind})")
+
+
 def _list_tasks(rt: Runtime, cluster_id: str) -> str:
     running = rt.ehpc(cluster_id).list_running(cluster_id)
     return f"{len(running)} running task(s)"
+
+
+def _slack_problems(rt: Runtime, target: SlackTarget) -> list[str]:
+    """What a Slack target lacks before it can be tried: the token, a channel for some cluster."""
+    problems = [] if rt.settings.slack_bot_token is not None else [NO_SLACK_BOT]
+    if not (target.channel or rt.settings.slack_channel):
+        lacking = [cluster.id for cluster in rt.clusters.values() if not cluster.slack_channel]
+        if lacking or not rt.clusters:
+            problems.append(NO_SLACK_CHANNEL + (f" (needed for {', '.join(lacking)})" if lacking else ""))
+    return problems
 
 
 def _target(rt: Runtime, name: str, cluster_id: str) -> str:
@@ -84,12 +141,30 @@ def _target(rt: Runtime, name: str, cluster_id: str) -> str:
     return str(check())
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _configuration_problems(error: Exception) -> list[str]:
+    """A configuration that can't be loaded, as one line per problem (never a secret's value)."""
+    if isinstance(error, ConfigError):
+        return [_one_line(problem) for problem in error.problems] or [_one_line(str(error))]
+    if isinstance(error, ValidationError):
+        return [
+            f"{'.'.join(str(part) for part in problem['loc']) or 'settings'}: {problem['msg']}"
+            for problem in error.errors(include_input=False, include_url=False)
+        ]
+    return [_one_line(f"{type(error).__name__}: {error}")]
+
+
 def run_check() -> int:
     """Print the table; returns 0 when everything passed, 1 otherwise."""
+    quiet_sdk_loggers()
     try:
         rt = Runtime.from_settings(Settings())
     except (ValidationError, ValueError, OSError, redis.RedisError) as error:
-        print(f"FAIL  configuration  {error}")
+        for problem in _configuration_problems(error):
+            print(f"FAIL  configuration  {problem}")
         return 1
     results = run_checks(rt)
     width = max(len(result.name) for result in results)

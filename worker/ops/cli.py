@@ -1,4 +1,4 @@
-"""``ehpc-bridge``: one command, one subcommand per process type or operator chore.
+"""ehpc-bridge: one command, one subcommand per process type or operator chore.
 
 Each subcommand imports what it needs when it runs, so ``ehpc-bridge simulator`` works without a broker
 and ``--help`` is instant.
@@ -68,7 +68,11 @@ def _routes(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ehpc-bridge", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="ehpc-bridge",
+        description="Tells HPC operators in Slack and their ticketing tools what their E-HPC clusters do.",
+        epilog="'ehpc-bridge COMMAND --help' shows a command's own options.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: dict[str, tuple[str, Callable[[argparse.Namespace, list[str]], int]]] = {
         "worker": ("run a Celery worker (poll and deliver queues)", _worker),
@@ -104,7 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest and args.command not in _PASSTHROUGH | {"worker", "beat"}:
         _parser().error(f"unrecognized arguments: {' '.join(rest)}")
     handler: Callable[[argparse.Namespace, list[str]], int] = args.handler
-    return handler(args, rest)
+    from worker.ops.processes import StartupError
+
+    try:
+        return handler(args, rest)
+    except StartupError as error:
+        print(f"ehpc-bridge {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

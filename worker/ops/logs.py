@@ -8,6 +8,12 @@ plain text. ``EHPC_LOG_LEVEL`` sets the level (default ``INFO``). Context travel
 and appears as fields (JSON) or ``key=value`` suffixes (plain). :class:`SecretMask` sits on the handler, so
 it sees every record, whichever logger emitted it (Celery's, urllib3's, slack-sdk's…), and masks every
 configured secret in the message, the arguments, the traceback and the context fields.
+
+The vendor SDKs' own loggers (:data:`SDK_LOGGERS`) are quiet unless ``EHPC_LOG_LEVEL=debug``: every
+failure of theirs reaches our code as an exception, which is translated and reported once, so their own
+lines (``alibabacloud_credentials`` logs a full traceback for each provider of its chain that fails) only
+repeat it. They also attach their own stderr handlers at import, which would bypass :class:`SecretMask`;
+:func:`quiet_sdk_loggers` removes those, so in debug their records go through the masked root handler.
 """
 
 from __future__ import annotations
@@ -22,9 +28,27 @@ from datetime import UTC, datetime
 from typing import TextIO
 from urllib.parse import urlsplit
 
-__all__ = ["CONTEXT_FIELDS", "MASK", "JsonFormatter", "PlainFormatter", "SecretMask", "configure_logging"]
+__all__ = [
+    "CONTEXT_FIELDS",
+    "MASK",
+    "SDK_LOGGERS",
+    "JsonFormatter",
+    "PlainFormatter",
+    "SecretMask",
+    "configure_logging",
+    "quiet_sdk_loggers",
+]
 
 CONTEXT_FIELDS = ("cluster", "task_id", "fingerprint", "target")
+# Alibaba Cloud's credentials chain ("credentials"), Tea and darabonba; slack-sdk's Web API client; urllib3.
+SDK_LOGGERS = (
+    "credentials",
+    "alibabacloud-tea",
+    "alibabacloud_credentials",
+    "darabonba",
+    "slack_sdk",
+    "urllib3",
+)
 MASK = "***"
 # Shorter values would mask ordinary words and digits; a real token or key is far longer.
 _MIN_SECRET_LENGTH = 4
@@ -118,6 +142,23 @@ def _secrets_from_settings() -> tuple[str, ...]:
     return (*settings.secret_values, *([password] if password else []), *target_secrets)
 
 
+def quiet_sdk_loggers(*, level: str | None = None) -> None:
+    """Silence the SDKs' loggers unless ``level`` (default ``EHPC_LOG_LEVEL``) is debug; drop their handlers.
+
+    Call it after the SDKs are imported (it imports the credentials client itself), since their modules
+    set their loggers' level and add a handler as they load.
+    """
+    import integrations.ehpc.client  # noqa: F401 - loads the SDK, whose modules configure "credentials"
+
+    debug = (level or os.environ.get("EHPC_LOG_LEVEL") or "").strip().lower() == "debug"
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in logger.handlers[:]:
+            logger.removeHandler(handler)
+        logger.propagate = True
+        logger.setLevel(logging.DEBUG if debug else logging.CRITICAL + 1)
+
+
 def configure_logging(
     *,
     json_lines: bool | None = None,
@@ -142,4 +183,5 @@ def configure_logging(
         old.close()
     root.addHandler(handler)
     root.setLevel((level or os.environ.get("EHPC_LOG_LEVEL") or "INFO").upper())
+    quiet_sdk_loggers(level=level)
     return handler

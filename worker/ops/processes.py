@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import UTC, datetime
 
-__all__ = ["SLACK_APP_METRICS_PORT", "run_beat", "run_poll_once", "run_worker", "start_health"]
+__all__ = [
+    "SLACK_APP_METRICS_PORT",
+    "StartupError",
+    "run_beat",
+    "run_poll_once",
+    "run_worker",
+    "start_health",
+]
 
 WORKER_METRICS_PORT = 9808
 BEAT_METRICS_PORT = 9809
 SLACK_APP_METRICS_PORT = 9810
 
 
+class StartupError(Exception):
+    """A process can't start for a reason its operator fixes; the CLI prints it as one line, no traceback."""
+
+
 def start_health(default_port: int, *, queue_depth: bool = False) -> None:
     """Serve this process's ``/metrics`` and ``/healthz`` on ``EHPC_METRICS_PORT`` (0 disables).
 
     ``queue_depth``: also report the Celery queues' lengths (beat does, so they are reported once).
+    A port already taken (a second worker on the same host) raises :class:`StartupError` naming the
+    variable that gives this process its own port.
     """
     from worker.config.settings import Settings
     from worker.ops.health import serve_health
@@ -29,13 +43,22 @@ def start_health(default_port: int, *, queue_depth: bool = False) -> None:
         from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE
 
         queues = (POLL_QUEUE, DELIVER_QUEUE)
-    serve_health(
-        port=port,
-        redis_url=settings.redis_url,
-        broker_url=settings.redis_url,
-        queues=queues,
-        queue_key_prefix=Keys(prefix=settings.redis_prefix).celery_prefix(),
-    )
+    try:
+        serve_health(
+            port=port,
+            redis_url=settings.redis_url,
+            broker_url=settings.redis_url,
+            queues=queues,
+            queue_key_prefix=Keys(prefix=settings.redis_prefix).celery_prefix(),
+        )
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise StartupError(
+            f"port {port} (EHPC_METRICS_PORT, for /metrics and /healthz) is already in use, probably by"
+            " another ehpc-bridge process on this host: give each process its own EHPC_METRICS_PORT,"
+            " or set EHPC_METRICS_PORT=0 to serve none"
+        ) from None
 
 
 def run_worker(*, queues: str, concurrency: int, extra: list[str]) -> int:

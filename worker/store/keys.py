@@ -134,3 +134,7 @@ class Keys:
     def target_state(self, *, target: str, name: str) -> str:
         """String: one small fact a notifier keeps for its target (e.g. a Jira issue key per task)."""
         return self._key("target", target, name)
+
+    def incident(self, *, target: str, incident_key: str) -> str:
+        """Hash: a target's incident ledger for one key (``f:<task_key>`` = failure end, latest success)."""
+        return self._key("incident", target, incident_key)

@@ -18,6 +18,7 @@ def test_a_working_deployment_passes_every_check(stack: Stack) -> None:
 
     assert [(result.name, result.ok) for result in results] == [
         ("redis", True),
+        ("credentials", True),
         (f"ListTasks {CLUSTER}", True),
         ("target slack", True),
     ]

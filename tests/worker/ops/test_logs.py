@@ -75,3 +75,23 @@ def test_environment_chooses_json_and_settings_supply_the_secrets(monkeypatch: p
     configure_logging(stream=out)
     logging.getLogger("ehpc.test").warning("connecting with %s to %s", TOKEN, "redis-password")
     assert json.loads(out.getvalue())["message"] == "connecting with *** to ***"
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("debug", True)])
+def test_the_sdks_own_loggers_speak_only_in_debug_and_through_the_masked_handler(
+    level: str, shown: bool, capfd: pytest.CaptureFixture[str]
+) -> None:
+    stream = io.StringIO()
+    configure_logging(json_lines=False, level=level, secrets=[TOKEN], stream=stream)
+    credentials = logging.getLogger("credentials")  # alibabacloud_credentials' logger, with its own handlers
+
+    try:
+        raise RuntimeError(f"metadata service said 404 for {TOKEN}")
+    except RuntimeError as error:
+        credentials.exception(error)
+
+    assert credentials.handlers == []
+    assert capfd.readouterr().err == ""  # nothing bypassed our handler
+    assert ("metadata service said 404" in stream.getvalue()) is shown
+    assert TOKEN not in stream.getvalue()
