@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.processes",
     "tests.fixtures.slack_app",
     "tests.fixtures.browser",
+    "tests.fixtures.redis_server",
 ]
 
 

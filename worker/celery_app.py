@@ -17,6 +17,7 @@ from typing import Any
 
 from celery import Celery
 
+from worker.broker import BrokerAMQP
 from worker.config.clusters import load_bridge_config
 from worker.config.settings import Settings
 from worker.store.keys import Keys
@@ -54,7 +55,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def _make_app(settings: Settings) -> Celery:
-    celery = Celery("ehpc_bridge", broker=settings.redis_url, include=["worker.tasks"])
+    # BrokerAMQP: a broker restart is a reconnect, not the worker's exit (see worker.broker).
+    celery = Celery("ehpc_bridge", broker=settings.redis_url, include=["worker.tasks"], amqp=BrokerAMQP)
     keys = Keys(prefix=settings.redis_prefix)
     celery.conf.update(
         task_default_queue=DELIVER_QUEUE,

@@ -5,7 +5,9 @@ one of them an E-HPC 2.0 cluster served by the 2024 API and found by ``EHPC_API=
 a Slack stand-in that draws every message on a live web page (http://127.0.0.1:8070/, or a free port when
 that one is taken) and prints it in the terminal (or the real Slack when ``SLACK_BOT_TOKEN`` and
 ``SLACK_CHANNEL`` are set), and a real Celery worker and beat as child processes, all sharing the Redis at
-``REDIS_URL`` under the key prefix ``ehpc-demo``. Ctrl-C (or ``--duration``) stops everything.
+``REDIS_URL`` under the key prefix ``ehpc-demo`` (``EHPC_DEMO_PREFIX`` overrides it; the demo deletes
+that prefix's keys when it starts, so a run begins from a fresh baseline). Ctrl-C (or ``--duration``)
+stops everything.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ def run_demo(*, duration: float | None, speed: float) -> int:
             file=sys.stderr,
         )
         return 1
-    _forget_previous_run(settings.redis_url)
+    prefix = os.environ.get("EHPC_DEMO_PREFIX") or DEMO_PREFIX
+    _forget_previous_run(settings.redis_url, prefix=prefix)
     secret = secrets.token_urlsafe(24)
     simulator = SimulatorServer(
         simulator=Simulator(scenario=default_scenario(), realtime=True, speed=speed),
@@ -61,7 +64,7 @@ def run_demo(*, duration: float | None, speed: float) -> int:
         env = {
             **os.environ,
             **slack_env,
-            "EHPC_REDIS_PREFIX": DEMO_PREFIX,
+            "EHPC_REDIS_PREFIX": prefix,
             "EHPC_CLUSTERS": ",".join(clusters),
             "EHPC_API": "auto",  # the 2.0 cluster is found by asking the 2024 API, as a user's would be
             "EHPC_ENDPOINT": simulator.endpoint,
@@ -89,10 +92,10 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
-def _forget_previous_run(url: str) -> None:
+def _forget_previous_run(url: str, *, prefix: str) -> None:
     """The demo owns its prefix: a new run starts from an empty state (and a fresh baseline)."""
     client = redis.Redis.from_url(url)
-    for key in client.scan_iter(match=f"{DEMO_PREFIX}:*", count=1000):
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
         client.delete(key)
 
 

@@ -82,6 +82,7 @@ def test_the_page_draws_threads_edits_live_and_escapes_scripts(
     client.chat_postMessage(channel=CHANNEL, text="<script>window.pwned = 1</script> stays text")
 
     page = _open(browser, slack_standin)
+    assert page.inner_text("#live") == "live"  # server-sent events, not the polling fallback
     parent = page.locator(f"#{_css_id(message_id(CHANNEL, adding))}")
     assert "Adding compute nodes" in parent.inner_text()
     assert "▓▓▓░░░░░░░ 2/6 (33%)" in parent.inner_text()
