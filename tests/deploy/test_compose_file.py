@@ -7,6 +7,7 @@ and after interpolation with .env.example, and its structure is asserted rule by
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import cache
 from typing import Any
@@ -21,8 +22,9 @@ from worker.config.settings import Settings
 APP_SERVICES = ("worker-poll", "worker-deliver", "beat", "slack-app")
 # Names that hold credentials; in the compose file they may only appear as NAME_FILE=/run/secrets/….
 SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|BASIC_AUTH|ACCESS_KEY")
-# What real credentials look like: Slack tokens, Alibaba AccessKey IDs, URLs with a password.
-SECRET_VALUE = re.compile(r"xox[abpr]-|xapp-|LTAI[0-9A-Za-z]{8,}|://[^/\s:@]*:[^/\s@]+@")
+# What real credentials look like: Slack tokens (a digit follows the prefix: xoxb-123…-…, xapp-1-…; the
+# demo's stand-in token is xoxb-demo-…), Alibaba AccessKey IDs, URLs with a password.
+SECRET_VALUE = re.compile(r"xox[abpr]-\d|xapp-\d|LTAI[0-9A-Za-z]{8,}|://[^/\s:@]*:[^/\s@]+@")
 
 
 @cache
@@ -106,11 +108,41 @@ def test_flower_is_in_the_ops_profile_and_the_simulator_in_the_demo_profile() ->
     simulator = _services()["simulator"]
     assert simulator["profiles"] == ["demo"]
     # Inside its container the simulator must listen on every interface for the others to reach it.
-    assert simulator["command"] == ["ehpc-bridge", "simulator", "--host", "0.0.0.0", "--port", "8080"]  # noqa: S104
+    assert simulator["command"][:6] == ["ehpc-bridge", "simulator", "--host", "0.0.0.0", "--port", "8080"]  # noqa: S104
+    assert simulator["command"][6:] == ["--speed", "${EHPC_SIMULATOR_SPEED:-1}"]
+    assert simulator["ports"] == ["127.0.0.1:${EHPC_SIMULATOR_PORT:-8080}:8080"]
     assert read_env_file()["EHPC_ENDPOINT"] == "http://simulator:8080"
     optional_and_healthy = {"condition": "service_healthy", "required": False}
     for name in APP_SERVICES:
         assert _services()[name]["depends_on"]["simulator"] == optional_and_healthy
+
+
+def test_the_demo_profile_delivers_to_the_slack_standin_service() -> None:
+    standin = _services()["slack-standin"]
+    assert standin["profiles"] == ["demo"]
+    assert standin["command"] == [
+        "ehpc-bridge",
+        "slack-standin",
+        "--host",
+        "0.0.0.0",  # noqa: S104 - reached by the other containers
+        "--port",
+        "8070",
+        "--print",
+    ]
+    assert "/healthz" in " ".join(standin["healthcheck"]["test"])
+    assert standin["ports"] == ["127.0.0.1:${SLACK_STANDIN_PORT:-8070}:8070"]
+    assert (standin["secrets"], standin["depends_on"]) == ([], {})
+    env = read_env_file()
+    assert env["SLACK_API_URL"] == "http://slack-standin:8070/api/"
+    # The stand-in takes any xoxb- token; the slack-app needs some signing secret to start.
+    assert env["SLACK_BOT_TOKEN"].startswith("xoxb-demo")
+    assert env["SLACK_CHANNEL"]
+    assert env["SLACK_SIGNING_SECRET"]
+    for name in APP_SERVICES:
+        assert _services()[name]["depends_on"]["slack-standin"] == {
+            "condition": "service_healthy",
+            "required": False,
+        }
 
 
 def test_slack_app_serves_http_and_can_use_socket_mode() -> None:
@@ -127,7 +159,8 @@ def test_no_secret_is_inline_every_one_is_a_compose_secret_file() -> None:
     for name, service in _services().items():
         mounted = {entry["source"]: entry for entry in service.get("secrets", [])}
         for entry in mounted.values():
-            assert (entry["uid"], entry["mode"]) == ("10001", 0o400), f"{name}: readable by the app user only"
+            # Engines 20.10 and 26.1 refuse uid/gid on a secret: root-owned, readable by the app user.
+            assert entry == {"source": entry["source"], "mode": 0o444}, f"{name}: {entry}"
         for key, value in service.get("environment", {}).items():
             assert not SECRET_VALUE.search(str(value)), f"{name}: {key} looks like an inline credential"
             if SECRET_NAME.search(key):
@@ -157,19 +190,51 @@ def test_env_example_holds_no_real_credential() -> None:
         assert not SECRET_VALUE.search(value), key
 
 
+def _dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("line", ["USER 10001:10001", "HEALTHCHECK ", 'ENTRYPOINT ["docker-entrypoint.sh"]'])
 def test_dockerfile_final_stage_has(line: str) -> None:
-    final_stage = (ROOT / "Dockerfile").read_text(encoding="utf-8").split("\nFROM ")[-1]
+    final_stage = _dockerfile().split("\nFROM ")[-1]
     assert line in final_stage
 
 
 def test_dockerfile_is_multi_stage_from_the_lock_without_build_tools_in_the_final_stage() -> None:
-    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    stages = dockerfile.split("\nFROM ")
+    stages = _dockerfile().split("\nFROM ")
     assert len(stages) == 3  # the preamble, build, final
     assert "--constraint requirements.lock" in stages[1]
     assert "COPY --from=build /opt/venv /opt/venv" in stages[2]
     assert not re.search(r"apt-get|gcc|build-essential|pip install", stages[2])
+
+
+def test_dockerfile_builds_with_the_legacy_builder_and_offline() -> None:
+    instructions = [line for line in _dockerfile().splitlines() if line and not line.startswith("#")]
+    # A `# syntax=` directive makes BuildKit fetch its frontend from a registry.
+    assert not any(re.match(r"#\s*syntax\s*=", line) for line in _dockerfile().splitlines())
+    # BuildKit-only flags the legacy builder rejects.
+    assert not [line for line in instructions if re.search(r"--(chmod|mount|link|parents|exclude)\b", line)]
+    # COPY keeps the mode: the entrypoint must be executable in the checkout (git mode 100755).
+    assert os.access(ROOT / "deploy" / "docker-entrypoint.sh", os.X_OK)
+
+
+def test_base_images_are_build_arguments_compose_passes_from_the_env_file() -> None:
+    dockerfile = _dockerfile()
+    preamble = dockerfile.split("\nFROM ")[0]
+    assert "\nARG PYTHON_IMAGE=python:3.11-slim" in preamble
+    assert re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE) == [
+        "${PYTHON_IMAGE}",
+        "${PYTHON_IMAGE}",
+    ]
+    assert "ARG PIP_INDEX_URL=" in dockerfile
+    build = _services()["worker-poll"]["build"]
+    assert build["args"] == {
+        "PYTHON_IMAGE": "${EHPC_PYTHON_IMAGE:-python:3.11-slim}",
+        "PIP_INDEX_URL": "${PIP_INDEX_URL:-}",
+    }
+    assert _services()["redis"]["image"] == "${EHPC_REDIS_IMAGE:-redis:7.4-alpine}"
+    env = read_env_file()
+    assert (env["EHPC_PYTHON_IMAGE"], env["EHPC_REDIS_IMAGE"]) == ("python:3.11-slim", "redis:7.4-alpine")
 
 
 def test_dockerignore_admits_only_what_the_build_copies() -> None:

@@ -35,6 +35,7 @@ SERVICES = (
     "beat",
     "slack-app",
     "simulator",
+    "slack-standin",
     "flower",
 )
 # Values .env.example leaves empty that a process needs to start (fakes; Slack is the local stand-in).
@@ -65,13 +66,15 @@ def _host_service(name: str, *, prefix: str, slack_api_url: str, workdir: Path) 
     compose = load_compose()
     values = {**read_env_file(), **TEST_ENV, "REDIS_URL": REDIS_URL, "SLACK_API_URL": slack_api_url}
     service: dict[str, Any] = interpolate(compose["services"][name], values)
-    ports = {port: str(_free_port()) for port in ("8080", "3000", "5555")}
+    ports = {port: str(_free_port()) for port in ("8080", "3000", "5555", "8070")}
 
     def to_host(text: str) -> str:
         text = re.sub(
-            r"://(?:simulator|slack-app|flower):(\d+)", lambda m: f"://127.0.0.1:{ports[m[1]]}", text
+            r"://(?:simulator|slack-app|flower|slack-standin):(\d+)",
+            lambda m: f"://127.0.0.1:{ports[m[1]]}",
+            text,
         )
-        text = re.sub(r"\b(8080|3000|5555)\b", lambda m: ports[m[1]], text)
+        text = re.sub(r"\b(8080|3000|5555|8070)\b", lambda m: ports[m[1]], text)
         return text.replace("0.0.0.0", "127.0.0.1").replace("/run/secrets/", f"{workdir}/secrets/")  # noqa: S104
 
     secrets_dir = workdir / "secrets"

@@ -52,21 +52,32 @@ def test_entrypoint_keeps_a_variable_already_set(tmp_path: Path) -> None:
     assert _printed(env, "SLACK_BOT_TOKEN") == "from-env"
 
 
-def test_entrypoint_refuses_a_missing_file_without_printing_any_value(tmp_path: Path) -> None:
-    result = _entrypoint({"SLACK_BOT_TOKEN_FILE": str(tmp_path / "absent")}, "true")
+def test_entrypoint_treats_a_missing_secret_file_as_an_unset_secret(tmp_path: Path) -> None:
+    # Compose 2.40 writes no file at all for a secret whose environment variable is empty.
+    env = {"SLACK_APP_TOKEN_FILE": str(tmp_path / "absent")}
+    assert _printed(env, "SLACK_APP_TOKEN") == "unset"
+    assert _printed(env, "SLACK_APP_TOKEN_FILE") == "unset"
+
+
+def test_entrypoint_refuses_a_secret_it_cannot_read_without_printing_any_value(tmp_path: Path) -> None:
+    # A directory where the file should be: what a mount gone wrong leaves (and unreadable even as root).
+    (tmp_path / "token").mkdir()
+    env = {"SLACK_BOT_TOKEN_FILE": str(tmp_path / "token"), "OTHER": "xoxb-must-not-appear"}
+    result = _entrypoint(env, "true")
     assert result.returncode == 64
     assert "SLACK_BOT_TOKEN_FILE" in result.stderr
+    assert "xoxb" not in result.stderr + result.stdout
 
 
 def _healthchecks() -> dict[str, list[str]]:
-    """Every python HEALTHCHECK: the Dockerfile's and each compose service's that hits /healthz."""
+    """Every python HEALTHCHECK of the app's /healthz: the Dockerfile's and each compose service's."""
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     found = re.search(r'CMD \["python", "-c", "(.+)"\]\n', dockerfile)
     assert found is not None
     checks = {"Dockerfile": ["python", "-c", found.group(1)]}
     for name, service in load_compose()["services"].items():
         test = service["healthcheck"]["test"]
-        if "/healthz" in " ".join(test):
+        if "/healthz" in " ".join(test) and "EHPC_METRICS_PORT" in " ".join(test):
             checks[name] = test[1:]
     return checks
 
