@@ -1,4 +1,11 @@
-"""What every destination shares: the event it receives, the one-method interface, and its errors.
+"""What every destination shares: the event it receives, the one-method interface, its errors, and its seams.
+
+Every target goes through the same door: the registry builds its :class:`Notifier` and its
+:class:`DeliveryPolicy`, and the worker's delivery step asks the policy about each transition, for every
+target alike. Most vendors send at once (:class:`SendNow`); Slack's policy coalesces progress edits, keeps a
+per-channel budget, parks floods for a digest and holds what a muted cluster does. The Redis stores a
+policy or notifier needs are defined here as protocols and handed in by ``worker/``, so ``integrations/``
+never imports ``worker/``.
 
 Error hierarchy (raised by ``Notifier.send``; vendor exceptions never leave ``integrations/<vendor>/``)::
 
@@ -11,6 +18,7 @@ Error hierarchy (raised by ``Notifier.send``; vendor exceptions never leave ``in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -20,10 +28,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from integrations.ehpc.task import Task
 
 __all__ = [
+    "ApiProblemNotice",
+    "ChannelBudgetStore",
+    "ClusterNotice",
     "DeliveryError",
+    "DeliveryPolicy",
+    "DeliveryStores",
+    "DigestClaim",
+    "DigestStore",
+    "EditGate",
+    "MessageRef",
+    "MessageRefStore",
+    "MuteEndedNotice",
+    "MuteGate",
     "Notifier",
     "PermanentDeliveryError",
     "RetryableDeliveryError",
+    "SendNow",
     "Transition",
     "TransitionKind",
 ]
@@ -93,3 +114,163 @@ class Notifier(Protocol):
 
     def send(self, transition: Transition) -> None:
         """Deliver ``transition``; raise a :class:`DeliveryError` subclass when it could not be."""
+
+
+@dataclass(frozen=True)
+class ApiProblemNotice:
+    """A permanent ListTasks error on a cluster (ClusterNotFound, bad credentials…), told once per code."""
+
+    cluster_id: str
+    cluster_name: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class MuteEndedNotice:
+    """A cluster's mute ended: what happened on it meanwhile (oldest first)."""
+
+    cluster_id: str
+    cluster_name: str
+    started_at: datetime
+    ended_at: datetime
+    transitions: tuple[Transition, ...]
+
+
+ClusterNotice = ApiProblemNotice | MuteEndedNotice
+"""Something to tell about a cluster rather than one of its tasks."""
+
+
+class DeliveryPolicy(Protocol):
+    """How one target paces its deliveries; the delivery step asks it about every transition, in order.
+
+    For each routed transition: :meth:`hold` (kept back, e.g. the cluster is muted: the cursor moves on),
+    else :meth:`wait` (seconds before it may be sent; 0 = now), and when it must wait, :meth:`park` (True:
+    kept for a later :meth:`flush` instead of waiting). None of them sleeps.
+    """
+
+    def hold(self, transition: Transition) -> bool:
+        """True when ``transition`` is kept back instead of sent (the policy has recorded it)."""
+
+    def wait(self, transition: Transition) -> float:
+        """Seconds until ``transition`` may be sent; 0.0 means now (and any budget was taken)."""
+
+    def park(self, transition: Transition, *, wait: float) -> bool:
+        """True when ``transition``, facing ``wait``, was parked for :meth:`flush` rather than retried."""
+
+    def flush(self, *, now: datetime) -> float:
+        """Send what was parked; seconds until the next flush is due, 0.0 when nothing is left."""
+
+    def announce(self, notice: ClusterNotice) -> None:
+        """Tell the target about a cluster (an API problem, a mute that ended), if it tells people such."""
+
+
+class SendNow:
+    """The policy of a target that sends every transition at once and hears nothing about clusters."""
+
+    def hold(self, transition: Transition) -> bool:
+        """Nothing is held."""
+        return False
+
+    def wait(self, transition: Transition) -> float:
+        """No wait."""
+        return 0.0
+
+    def park(self, transition: Transition, *, wait: float) -> bool:
+        """Nothing is parked."""
+        return False
+
+    def flush(self, *, now: datetime) -> float:
+        """Nothing to flush."""
+        return 0.0
+
+    def announce(self, notice: ClusterNotice) -> None:
+        """Cluster notices are for chat destinations."""
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """Where a task's message lives and the ``sequence`` of the transition it last showed."""
+
+    channel: str
+    ts: str
+    sequence: int
+
+
+class MessageRefStore(Protocol):
+    """The task → message mapping, attempt marks, and thread replies already posted (one per target)."""
+
+    def get(self, task_key: str) -> MessageRef | None:
+        """The task's message, or None when none was recorded."""
+
+    def put(self, task_key: str, ref: MessageRef) -> None:
+        """Record (or move forward) the task's message."""
+
+    def begin(self, task_key: str, item: str) -> bool:
+        """Note an attempt to post ``item``; True when an earlier attempt was already noted."""
+
+    def reply(self, task_key: str, fingerprint: str) -> str | None:
+        """The ts of the reply (or digest) that delivered ``fingerprint``, or None."""
+
+    def put_reply(self, task_key: str, fingerprint: str, ts: str) -> None:
+        """Record that ``fingerprint`` was delivered by the message ``ts``."""
+
+
+class EditGate(Protocol):
+    """At most one progress edit per task per interval (one per target)."""
+
+    def wait(self, *, task_key: str) -> float:
+        """0.0 and the interval starts now, or the seconds left of the current one (nothing taken)."""
+
+
+class ChannelBudgetStore(Protocol):
+    """A message budget per channel, shared by every worker."""
+
+    def acquire(self, channel: str) -> float:
+        """Take one message's worth for ``channel``: 0.0 if granted, else seconds to wait (none taken)."""
+
+
+@dataclass(frozen=True)
+class DigestClaim:
+    """Parked transitions handed to one flush, with the lock that keeps other flushes away."""
+
+    channel: str
+    transitions: tuple[Transition, ...]
+    owner: str
+
+
+class DigestStore(Protocol):
+    """Finished transitions parked per channel until one digest message announces them."""
+
+    def park(self, *, channel: str, transition: Transition) -> None:
+        """Keep ``transition`` for the channel's next digest."""
+
+    def pending(self, *, channel: str) -> int:
+        """How many transitions wait for the channel's digest."""
+
+    def claim(self, *, channel: str) -> DigestClaim | None:
+        """The oldest parked transitions under the channel's lock; None if locked or empty."""
+
+    def done(self, claim: DigestClaim) -> None:
+        """Forget the claimed transitions (their digest was posted) and release the lock."""
+
+    def abandon(self, claim: DigestClaim) -> None:
+        """Release the lock without forgetting anything."""
+
+
+class MuteGate(Protocol):
+    """Cluster mutes set from the Slack app."""
+
+    def record_suppressed(self, cluster_id: str, transition: Transition) -> bool:
+        """True when the cluster is muted: ``transition`` was kept for the summary instead."""
+
+
+@dataclass(frozen=True)
+class DeliveryStores:
+    """The shared stores a pacing policy works with, scoped to one target by the worker."""
+
+    edits: EditGate
+    budget: ChannelBudgetStore
+    digests: DigestStore
+    mutes: MuteGate
+    refs: MessageRefStore

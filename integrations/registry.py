@@ -5,7 +5,10 @@ Adding an integration = one folder under ``integrations/``, one ``register`` lin
 a type name, so two integrations can never silently claim the same ``type:``.
 
 ``worker.config.models`` validates each ``targets:`` entry with :meth:`Registry.model_for`; the worker builds
-the senders with :func:`build_notifier`, handing over the one HTTP session and a :class:`NotifierContext`.
+each target's :class:`Destination` (its notifier and its delivery policy) with :func:`build_destination`,
+handing over the one HTTP session and a :class:`NotifierContext`. Slack is registered like every vendor;
+its policy (coalescing, budget, digests, mutes) is its entry's ``policy`` factory, everyone else's
+:class:`~integrations.base.SendNow`.
 """
 
 from __future__ import annotations
@@ -15,48 +18,85 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import requests
 
-from integrations.base import Notifier
+from integrations.base import DeliveryPolicy, Notifier, SendNow
 from integrations.dingtalk.notifier import DingTalkNotifier, DingTalkTarget
 from integrations.jira.notifier import JiraNotifier, JiraTarget
 from integrations.lark.notifier import LarkNotifier, LarkTarget
 from integrations.opsgenie.notifier import OpsgenieNotifier, OpsgenieTarget
 from integrations.pagerduty.notifier import PagerDutyNotifier, PagerDutyTarget
 from integrations.servicenow.notifier import ServiceNowNotifier, ServiceNowTarget
-from integrations.target import NotifierContext, SlackTarget, TargetConfig
+from integrations.slack.notifier import build_slack_notifier
+from integrations.slack.policy import build_slack_policy
+from integrations.target import NotifierContext, SlackTarget, TargetConfig, TargetSetupError
 from integrations.webhook.notifier import WebhookNotifier, WebhookTarget
 from integrations.wecom.notifier import WeComNotifier, WeComTarget
 
-__all__ = ["REGISTRY", "NotifierFactory", "Registry", "RegistryEntry", "build_notifier"]
+__all__ = [
+    "REGISTRY",
+    "Destination",
+    "NotifierFactory",
+    "PolicyFactory",
+    "Registry",
+    "RegistryEntry",
+    "UnknownTargetTypeError",
+    "build_destination",
+]
 
 TargetT = TypeVar("TargetT", bound=TargetConfig)
 TargetT_contra = TypeVar("TargetT_contra", bound=TargetConfig, contravariant=True)
+NotifierT = TypeVar("NotifierT", bound=Notifier)
+NotifierT_co = TypeVar("NotifierT_co", bound=Notifier, covariant=True)
+NotifierT_contra = TypeVar("NotifierT_contra", bound=Notifier, contravariant=True)
 
 
-class NotifierFactory(Protocol[TargetT_contra]):
+class NotifierFactory(Protocol[TargetT_contra, NotifierT_co]):
     """Builds the notifier of one target; a notifier class whose ``__init__`` matches qualifies."""
 
     def __call__(
         self, target: TargetT_contra, *, session: requests.Session, context: NotifierContext
-    ) -> Notifier:
+    ) -> NotifierT_co:
         """Return a notifier sending to ``target`` through ``session``."""
 
 
+class PolicyFactory(Protocol[TargetT_contra, NotifierT_contra]):
+    """Builds the delivery policy of one target around the notifier its factory built."""
+
+    def __call__(
+        self, target: TargetT_contra, *, notifier: NotifierT_contra, context: NotifierContext
+    ) -> DeliveryPolicy:
+        """Return the policy the delivery step asks about each transition for ``target``."""
+
+
 @dataclass(frozen=True)
-class RegistryEntry(Generic[TargetT]):
-    """One integration: its settings model and its factory (None until its notifier is wired)."""
+class RegistryEntry(Generic[TargetT, NotifierT]):
+    """One integration: its settings model, its notifier factory and its policy (None: send at once)."""
 
     model: type[TargetT]
-    factory: NotifierFactory[TargetT] | None
+    factory: NotifierFactory[TargetT, NotifierT]
+    policy: PolicyFactory[TargetT, NotifierT] | None = None
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A built target: what sends, and what paces the sending."""
+
+    notifier: Notifier
+    policy: DeliveryPolicy
 
 
 class Registry:
     """Type name → :class:`RegistryEntry`; registration happens once per name, here, explicitly."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, RegistryEntry[Any]] = {}
+        self._entries: dict[str, RegistryEntry[Any, Any]] = {}
 
     def register(
-        self, type_name: str, *, model: type[TargetT], factory: NotifierFactory[TargetT] | None
+        self,
+        type_name: str,
+        *,
+        model: type[TargetT],
+        factory: NotifierFactory[TargetT, NotifierT],
+        policy: PolicyFactory[TargetT, NotifierT] | None = None,
     ) -> None:
         """Add ``type_name``; a second registration of the same name is a programming error."""
         if type_name in self._entries:
@@ -64,7 +104,7 @@ class Registry:
         default = model.model_fields["type"].default
         if default != type_name:
             raise ValueError(f"{model.__name__}.type defaults to {default!r}, not {type_name!r}")
-        self._entries[type_name] = RegistryEntry(model=model, factory=factory)
+        self._entries[type_name] = RegistryEntry(model=model, factory=factory, policy=policy)
 
     @property
     def types(self) -> tuple[str, ...]:
@@ -72,29 +112,37 @@ class Registry:
         return tuple(sorted(self._entries))
 
     def model_for(self, type_name: str) -> type[TargetConfig]:
-        """The settings model of ``type_name``; KeyError names the known types."""
+        """The settings model of ``type_name``; :class:`UnknownTargetTypeError` names the known types."""
         try:
             return self._entries[type_name].model
         except KeyError:
-            raise KeyError(f"unknown target type {type_name!r} (known: {', '.join(self.types)})") from None
+            raise UnknownTargetTypeError(
+                f"unknown target type {type_name!r} (known: {', '.join(self.types)})"
+            ) from None
 
-    def build(self, target: TargetConfig, *, session: requests.Session, context: NotifierContext) -> Notifier:
-        """Build the notifier of ``target`` with its registered factory."""
+    def build(
+        self, target: TargetConfig, *, session: requests.Session, context: NotifierContext
+    ) -> Destination:
+        """Build ``target``'s notifier and delivery policy with its registered factories."""
         entry = self._entries.get(target.type)
         if entry is None or not isinstance(target, entry.model):
-            raise TypeError(f"target {target.name!r}: {type(target).__name__} is not a registered model")
-        if entry.factory is None:
-            raise LookupError(
-                f"target {target.name!r}: no notifier factory for type {target.type!r} yet "
-                "(wire it in integrations/registry.py)"
+            raise TargetSetupError(
+                f"target {target.name!r}: {type(target).__name__} is not a registered model"
             )
-        return entry.factory(target, session=session, context=context)
+        notifier = entry.factory(target, session=session, context=context)
+        policy = (
+            SendNow() if entry.policy is None else entry.policy(target, notifier=notifier, context=context)
+        )
+        return Destination(notifier=notifier, policy=policy)
+
+
+class UnknownTargetTypeError(KeyError):
+    """A ``type:`` no integration is registered under (a KeyError, as a mapping lookup is)."""
 
 
 def _builtin_registry() -> Registry:
     registry = Registry()
-    # Slack's notifier (integrations/slack/notifier.py) is wired by the composition root's owner.
-    registry.register("slack", model=SlackTarget, factory=None)
+    registry.register("slack", model=SlackTarget, factory=build_slack_notifier, policy=build_slack_policy)
     registry.register("webhook", model=WebhookTarget, factory=WebhookNotifier)
     registry.register("pagerduty", model=PagerDutyTarget, factory=PagerDutyNotifier)
     registry.register("opsgenie", model=OpsgenieTarget, factory=OpsgenieNotifier)
@@ -109,6 +157,8 @@ def _builtin_registry() -> Registry:
 REGISTRY = _builtin_registry()
 
 
-def build_notifier(target: TargetConfig, *, session: requests.Session, context: NotifierContext) -> Notifier:
-    """Build the notifier for one configured target from :data:`REGISTRY`."""
+def build_destination(
+    target: TargetConfig, *, session: requests.Session, context: NotifierContext
+) -> Destination:
+    """Build the notifier and delivery policy for one configured target from :data:`REGISTRY`."""
     return REGISTRY.build(target, session=session, context=context)

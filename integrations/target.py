@@ -19,17 +19,34 @@ from typing import Annotated, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationInfo
 
+from integrations.base import DeliveryStores
 from integrations.incident import IncidentLedger, IncidentOrder
 
 __all__ = [
     "EnvSecret",
+    "MissingSettingError",
     "NotifierContext",
     "SecretFromEnv",
+    "SlackAccess",
     "SlackTarget",
     "StateStore",
     "TargetConfig",
+    "TargetSetupError",
     "ThreadLinks",
 ]
+
+
+class TargetSetupError(Exception):
+    """A target can't be built with what this deployment gives it (no channel, no token, no factory)."""
+
+
+class MissingSettingError(TargetSetupError):
+    """A setting the deployment must give is missing: ``variable`` names it, ``cluster_id`` where it lacks."""
+
+    def __init__(self, message: str, *, variable: str, cluster_id: str = "") -> None:
+        super().__init__(message)
+        self.variable = variable
+        self.cluster_id = cluster_id
 
 
 class SecretFromEnv(BaseModel):
@@ -81,12 +98,45 @@ class TargetConfig(BaseModel):
         """Every secret this target holds, for scrubbing vendor answers and the log filter."""
         return tuple(value.get() for value in self.__dict__.values() if isinstance(value, SecretFromEnv))
 
+    def scope(self, *, cluster_id: str, cluster_channel: str | None, default_channel: str | None) -> str:
+        """What one notifier of this target serves for a cluster; "" = one notifier for every cluster."""
+        return ""
+
+    def access_problems(self, *, slack: SlackAccess | None) -> list[MissingSettingError]:
+        """What the deployment lacks for this target beyond its own fields (none for most vendors)."""
+        return []
+
 
 class SlackTarget(TargetConfig):
     """The built-in Slack destination; ``channel`` defaults to the cluster's, then ``SLACK_CHANNEL``."""
 
     type: str = "slack"
     channel: str | None = None
+
+    def scope(self, *, cluster_id: str, cluster_channel: str | None, default_channel: str | None) -> str:
+        """The channel a cluster's messages go to: the target's own, the cluster's, or ``SLACK_CHANNEL``."""
+        channel = self.channel or cluster_channel or default_channel
+        if not channel:
+            raise MissingSettingError(
+                f"no Slack channel for cluster {cluster_id}: set SLACK_CHANNEL",
+                variable="SLACK_CHANNEL",
+                cluster_id=cluster_id,
+            )
+        return channel
+
+    def access_problems(self, *, slack: SlackAccess | None) -> list[MissingSettingError]:
+        """The bot token, which the deployment gives every Slack target (``SLACK_BOT_TOKEN``)."""
+        if slack is None or slack.token is None:
+            return [MissingSettingError("SLACK_BOT_TOKEN is not set", variable="SLACK_BOT_TOKEN")]
+        return []
+
+
+@dataclass(frozen=True)
+class SlackAccess:
+    """The bot token and Web API base URL of the deployment's Slack app (None token: not configured)."""
+
+    token: SecretStr | None
+    base_url: str
 
 
 class StateStore(Protocol):
@@ -114,13 +164,17 @@ class NotifierContext:
     """Shared things the worker gives every notifier; all optional so tests pass only what they need.
 
     ``state_for(target_name)`` returns a :class:`StateStore` scoped to that target, ``incidents_for`` its
-    :class:`~integrations.incident.IncidentLedger` (how failures and successes are ordered). What only one
-    integration needs (Slack's client and message references) is added here as a typed field when it
-    lands, not smuggled through a dict.
+    :class:`~integrations.incident.IncidentLedger` (how failures and successes are ordered), ``stores_for``
+    the delivery stores of a pacing policy; ``scope`` is what :meth:`TargetConfig.scope` said for the
+    notifier being built (Slack: its channel). What only one integration needs is a typed field, not a dict
+    entry.
     """
 
     state_for: Callable[[str], StateStore] | None = None
     thread_links: ThreadLinks | None = None
+    scope: str = ""
+    stores_for: Callable[[str], DeliveryStores] | None = None
+    slack: SlackAccess | None = None
     incidents_for: Callable[[str], IncidentLedger] | None = None
 
     def incident_order(self, target_name: str) -> IncidentOrder:

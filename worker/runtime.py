@@ -16,19 +16,20 @@ from typing import Any
 import redis
 import requests
 
-from integrations.base import Notifier, Transition
+from integrations.base import DeliveryPolicy, DeliveryStores, Notifier, Transition
 from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.client2024 import EhpcClient2024
 from integrations.http import new_session
-from integrations.registry import build_notifier
-from integrations.slack.links import SlackThreadLinks
-from integrations.slack.notifier import RedisMessageRefs, SlackNotifier
-from integrations.target import NotifierContext, SlackTarget, TargetConfig
+from integrations.registry import Destination, build_destination
+from integrations.slack.links import first_slack_thread_links
+from integrations.target import MissingSettingError, NotifierContext, SlackAccess, TargetConfig
 from worker.config.clusters import load_bridge_config
 from worker.config.models import BridgeConfig, ClusterConfig
 from worker.config.settings import Settings
 from worker.deliver.budget import ChannelBudget
 from worker.deliver.digests import DigestQueue
+from worker.deliver.edits import EditCoalescing
+from worker.deliver.message_refs import RedisMessageRefs
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
@@ -62,9 +63,9 @@ class Runtime:
     session: requests.Session = field(init=False)
     _ehpc: dict[str, EhpcClient] = field(init=False, default_factory=dict)
     _ehpc2024: dict[str, EhpcClient2024] = field(init=False, default_factory=dict)
+    _destinations: dict[tuple[str, str], Destination] = field(init=False, default_factory=dict)
     # The clock 2.0 windows end at (Unix seconds): the cloud's "now" is ours; tests hand in a simulator's.
     wall: Callable[[], float] = field(default=time.time)
-    _notifiers: dict[tuple[str, str], Notifier] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.clusters = {cluster.id: cluster for cluster in self.config.clusters}
@@ -140,58 +141,76 @@ class Runtime:
             "security_token": self.settings.security_token if keyed else None,
         }
 
-    def slack_channel(self, *, target: SlackTarget, cluster_id: str) -> str:
-        """Where a Slack target posts for a cluster: its own channel, the cluster's, or SLACK_CHANNEL.
+    def scope(self, *, target_name: str, cluster_id: str) -> str:
+        """What one notifier of ``target_name`` serves for ``cluster_id`` (Slack: the channel; else "").
 
         A cluster that isn't watched (``check`` with no clusters asks for ``""``) has no channel of its own.
         """
         cluster = self.clusters.get(cluster_id)
-        own = cluster.slack_channel if cluster is not None else None
-        channel = target.channel or own or self.settings.slack_channel
-        if not channel:
-            raise LookupError(f"no Slack channel for cluster {cluster_id}: set SLACK_CHANNEL")
-        return channel
+        return self.targets[target_name].scope(
+            cluster_id=cluster_id,
+            cluster_channel=cluster.slack_channel if cluster is not None else None,
+            default_channel=self.settings.slack_channel,
+        )
+
+    def destination(self, *, target_name: str, cluster_id: str) -> Destination:
+        """The notifier and delivery policy of ``target_name`` for ``cluster_id`` (built once, reused)."""
+        scope = self.scope(target_name=target_name, cluster_id=cluster_id)
+        if (target_name, scope) not in self._destinations:
+            self._destinations[(target_name, scope)] = self._build(self.targets[target_name], scope)
+        return self._destinations[(target_name, scope)]
+
+    def setup_problems(self, *, target_name: str) -> list[MissingSettingError]:
+        """What ``target_name`` lacks before it can be built, for ``check``: each setting, each cluster."""
+        problems = self.targets[target_name].access_problems(slack=self._slack_access())
+        for cluster_id in self.clusters or [""]:
+            try:
+                self.scope(target_name=target_name, cluster_id=cluster_id)
+            except MissingSettingError as problem:
+                problems.append(problem)
+        return problems
 
     def notifier(self, *, target_name: str, cluster_id: str) -> Notifier:
-        """The notifier delivering to ``target_name`` for ``cluster_id`` (built once, then reused)."""
-        target = self.targets[target_name]
-        scope = (
-            self.slack_channel(target=target, cluster_id=cluster_id)
-            if isinstance(target, SlackTarget)
-            else ""
+        """The notifier delivering to ``target_name`` for ``cluster_id``."""
+        return self.destination(target_name=target_name, cluster_id=cluster_id).notifier
+
+    def policy(self, *, target_name: str, cluster_id: str) -> DeliveryPolicy:
+        """How deliveries to ``target_name`` for ``cluster_id`` are paced."""
+        return self.destination(target_name=target_name, cluster_id=cluster_id).policy
+
+    def _stores(self, target_name: str) -> DeliveryStores:
+        """The Redis stores of one target, handed to its notifier and policy."""
+        return DeliveryStores(
+            edits=EditCoalescing(
+                client=self.redis,
+                keys=self.keys,
+                destination=target_name,
+                interval=self.settings.slack_edit_interval,
+            ),
+            budget=self.budget,
+            digests=self.digests,
+            mutes=self.mutes,
+            refs=self._message_refs(target_name),
         )
-        if (target_name, scope) not in self._notifiers:
-            self._notifiers[(target_name, scope)] = self._build(target, scope)
-        return self._notifiers[(target_name, scope)]
 
     def _message_refs(self, target_name: str) -> RedisMessageRefs:
         return RedisMessageRefs(
             client=self.redis, key_for=partial(self.keys.slack_message, destination=target_name)
         )
 
-    def _thread_links(self) -> SlackThreadLinks | None:
-        """Links to the first Slack target's task messages, for vendors that link back."""
-        slack = next((name for name, target in self.targets.items() if isinstance(target, SlackTarget)), None)
-        return None if slack is None else SlackThreadLinks(refs=self._message_refs(slack))
+    def _slack_access(self) -> SlackAccess:
+        return SlackAccess(token=self.settings.slack_bot_token, base_url=self.settings.slack_api_url)
 
-    def _build(self, target: TargetConfig, channel: str) -> Notifier:
-        if isinstance(target, SlackTarget):
-            token = self.settings.slack_bot_token
-            if token is None:
-                raise LookupError("SLACK_BOT_TOKEN is not set")
-            refs = self._message_refs(target.name)
-            return SlackNotifier(
-                token=token.get_secret_value(),
-                channel=channel,
-                refs=refs,
-                base_url=self.settings.slack_api_url,
-            )
+    def _build(self, target: TargetConfig, scope: str) -> Destination:
         context = NotifierContext(
             state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),
+            thread_links=first_slack_thread_links(self.config.targets, refs_for=self._message_refs),
+            scope=scope,
+            stores_for=self._stores,
+            slack=self._slack_access(),
             incidents_for=lambda name: RedisIncidentLedger(client=self.redis, keys=self.keys, target=name),
-            thread_links=self._thread_links(),
         )
-        return build_notifier(target, session=self.session, context=context)
+        return build_destination(target, session=self.session, context=context)
 
     @property
     def poll_lease_ttl(self) -> timedelta:

@@ -9,10 +9,12 @@ broken one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
-from integrations.slack.notifier import MessageRefStore
+from integrations.base import MessageRefStore
+from integrations.target import SlackTarget, TargetConfig
 
-__all__ = ["SlackThreadLinks"]
+__all__ = ["SlackThreadLinks", "first_slack_thread_links"]
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 
@@ -29,3 +31,11 @@ class SlackThreadLinks:
         if ref is None or not _CHANNEL_ID.match(ref.channel):
             return None
         return f"https://slack.com/archives/{ref.channel}/p{ref.ts.replace('.', '')}"
+
+
+def first_slack_thread_links(
+    targets: Sequence[TargetConfig], *, refs_for: Callable[[str], MessageRefStore]
+) -> SlackThreadLinks | None:
+    """Links to the first Slack target's task messages, for vendors that link back; None without one."""
+    slack = next((target.name for target in targets if isinstance(target, SlackTarget)), None)
+    return None if slack is None else SlackThreadLinks(refs=refs_for(slack))

@@ -2,7 +2,8 @@
 
 The first transition of a task posts its parent message; later ones ``chat.update`` it (never with an
 older ``sequence`` than already shown). FINISHED also posts one thread reply with the details, STALLED one
-thread warning. Where each task's message lives is kept behind :class:`MessageRefStore`.
+thread warning. Where each task's message lives is kept behind
+:class:`~integrations.base.MessageRefStore` (the worker hands in its Redis store).
 
 Exactly once, even when a worker dies between posting and recording: every message carries Slack message
 metadata naming its ``task_key`` and ``fingerprint``. Before posting, the store notes the attempt; if an
@@ -21,18 +22,20 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.error import URLError
 
-import redis
+import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from integrations.base import (
     DeliveryError,
+    MessageRef,
+    MessageRefStore,
     PermanentDeliveryError,
     RetryableDeliveryError,
     Transition,
@@ -47,15 +50,9 @@ from integrations.slack.render import (
     render_stalled_warning,
     render_task_message,
 )
+from integrations.target import NotifierContext, SlackTarget, TargetSetupError
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "MessageRef",
-    "MessageRefStore",
-    "RedisMessageRefs",
-    "SlackNotifier",
-    "TaskKeyFor",
-]
+__all__ = ["DEFAULT_BASE_URL", "SlackNotifier", "build_slack_notifier"]
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 DESTINATION = "slack"
@@ -71,89 +68,6 @@ _TRANSIENT_ERRORS = frozenset(
 _HISTORY_MARGIN = timedelta(minutes=10)
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class MessageRef:
-    """Where a task's parent message lives and the ``sequence`` of the transition it last showed."""
-
-    channel: str
-    ts: str
-    sequence: int
-
-
-class MessageRefStore(Protocol):
-    """The task → parent message mapping, attempt marks, and thread replies already posted."""
-
-    def get(self, task_key: str) -> MessageRef | None:
-        """The task's parent message, or None when none was recorded."""
-
-    def put(self, task_key: str, ref: MessageRef) -> None:
-        """Record (or move forward) the task's parent message."""
-
-    def begin(self, task_key: str, item: str) -> bool:
-        """Note an attempt to post ``item``; True when an earlier attempt was already noted."""
-
-    def reply(self, task_key: str, fingerprint: str) -> str | None:
-        """The ts of the reply (or digest) that delivered ``fingerprint``, or None."""
-
-    def put_reply(self, task_key: str, fingerprint: str, ts: str) -> None:
-        """Record that ``fingerprint`` was delivered by the message ``ts``."""
-
-
-class TaskKeyFor(Protocol):
-    """Builds one task's Redis key, e.g. ``partial(keys.slack_message, destination=…)``."""
-
-    def __call__(self, *, task_key: str) -> str:
-        """The key for ``task_key``."""
-
-
-class RedisMessageRefs:
-    """:class:`MessageRefStore` on one Redis hash per task (fields ``channel``, ``ts``, ``sequence``,
-    ``attempt:<item>``, ``reply:<fingerprint>``), kept for ``retention`` after its last write."""
-
-    def __init__(
-        self, *, client: redis.Redis, key_for: TaskKeyFor, retention: timedelta = timedelta(days=30)
-    ):
-        self._client = client
-        self._key_for = key_for
-        self._ttl = int(retention.total_seconds())
-
-    def get(self, task_key: str) -> MessageRef | None:
-        """The task's parent message, or None when none was recorded."""
-        channel, ts, sequence = self._client.hmget(
-            self._key_for(task_key=task_key), ["channel", "ts", "sequence"]
-        )
-        if channel is None or ts is None:
-            return None
-        return MessageRef(channel=_text(channel), ts=_text(ts), sequence=int(sequence or 0))
-
-    def put(self, task_key: str, ref: MessageRef) -> None:
-        """Record the task's parent message."""
-        self._write(task_key, {"channel": ref.channel, "ts": ref.ts, "sequence": str(ref.sequence)})
-
-    def begin(self, task_key: str, item: str) -> bool:
-        """Note an attempt to post ``item``; True when an earlier attempt was already noted."""
-        key = self._key_for(task_key=task_key)
-        first = self._client.hsetnx(key, f"attempt:{item}", "1")
-        self._client.expire(key, self._ttl)
-        return not first
-
-    def reply(self, task_key: str, fingerprint: str) -> str | None:
-        """The ts of the reply (or digest) that delivered ``fingerprint``, or None."""
-        value = self._client.hget(self._key_for(task_key=task_key), f"reply:{fingerprint}")
-        return None if value is None else _text(value)
-
-    def put_reply(self, task_key: str, fingerprint: str, ts: str) -> None:
-        """Record that ``fingerprint`` was delivered by the message ``ts``."""
-        self._write(task_key, {f"reply:{fingerprint}": ts})
-
-    def _write(self, task_key: str, fields: dict[str, str]) -> None:
-        key = self._key_for(task_key=task_key)
-        pipe = self._client.pipeline(transaction=True)
-        pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # redis-py types mapping invariantly
-        pipe.expire(key, self._ttl)
-        pipe.execute()
 
 
 class SlackNotifier:
@@ -364,6 +278,27 @@ class SlackNotifier:
             ) from None
 
 
+def build_slack_notifier(
+    target: SlackTarget, *, session: requests.Session, context: NotifierContext
+) -> SlackNotifier:
+    """The registry's factory: a notifier for ``target`` in the channel ``context.scope``.
+
+    Slack speaks through its own SDK client, not the shared ``session``.
+    """
+    access, stores_for = context.slack, context.stores_for
+    problems = target.access_problems(slack=access)
+    if problems:
+        raise problems[0]
+    if access is None or access.token is None or stores_for is None or not context.scope:
+        raise TargetSetupError(f"target {target.name!r}: the worker gave no channel or message store")
+    return SlackNotifier(
+        token=access.token.get_secret_value(),
+        channel=context.scope,
+        refs=stores_for(target.name).refs,
+        base_url=access.base_url,
+    )
+
+
 class _MessageGone(PermanentDeliveryError):
     """``chat.update`` of a message that no longer exists (deleted in Slack)."""
 
@@ -397,7 +332,3 @@ def _payload(message: dict[str, Any]) -> dict[str, Any]:
     metadata = message.get("metadata")
     payload = metadata.get("event_payload") if isinstance(metadata, dict) else None
     return payload if isinstance(payload, dict) else {}
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

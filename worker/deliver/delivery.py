@@ -1,8 +1,9 @@
 """The deliver step: send one task's transitions to one destination, in order, after its cursor.
 
-:func:`deliver` holds the (destination, task) lease, applies Slack's edit coalescing, channel budget, mute
-gate and digest parking, and advances the cursor after each success; :func:`flush_digest` posts a channel's
-parked transitions as one digest. Nothing here sleeps: a function finishes, raises, or says how long to wait.
+:func:`deliver` holds the (destination, task) lease, asks the target's delivery policy about each transition
+(hold it, wait, park it: Slack's mutes, edit coalescing, channel budget and digests; other vendors send at
+once), and advances the cursor after each success; :func:`flush_digest` sends what a policy parked. Nothing
+here sleeps: a function finishes, raises, or says how long to wait.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from integrations.base import PermanentDeliveryError, RetryableDeliveryError, Transition, TransitionKind
-from integrations.slack.notifier import SlackNotifier
-from integrations.target import SlackTarget
-from worker.deliver.digests import wants_digest
 from worker.deliver.outbox import Lease
 from worker.ops import metrics
 from worker.runtime import Runtime
@@ -66,19 +64,18 @@ def _deliver_pending(
     sent = skipped = 0
     digest_after: float | None = None
     for index, transition in enumerate(pending):
-        cluster_id = transition.task.cluster_id
+        policy = rt.policy(target_name=destination, cluster_id=transition.task.cluster_id)
         if destination not in rt.destinations(transition) or _superseded(transition, pending[index + 1 :]):
             skipped += 1
             metrics.record_dedup_suppression(target=destination)
-        elif _is_slack(rt, destination) and rt.mutes.record_suppressed(cluster_id, transition):
-            skipped += 1  # kept for the summary posted when the mute ends
+        elif policy.hold(transition):
+            skipped += 1  # kept by the policy (a muted cluster's summary)
         else:
-            wait = _slack_wait(rt, destination=destination, transition=transition)
-            if wait > 0 and wants_digest(transition=transition, wait=wait):
-                rt.digests.park(channel=_channel(rt, destination, cluster_id), transition=transition)
+            wait = policy.wait(transition)
+            if wait > 0 and policy.park(transition, wait=wait):
                 digest_after = wait
             elif wait > 0:
-                metrics.record_rate_limited(service="slack-budget")
+                metrics.record_rate_limited(service=f"{rt.targets[destination].type}-budget")
                 return DeliveryOutcome(sent=sent, skipped=skipped, wait=wait, digest_after=digest_after)
             elif lease.extend(DELIVERY_LEASE):
                 _send(rt, destination=destination, transition=transition, now=now)
@@ -90,36 +87,12 @@ def _deliver_pending(
 
 
 def flush_digest(rt: Runtime, *, destination: str, cluster_id: str, now: datetime) -> float:
-    """Post one digest of the transitions parked for the channel; returns seconds until the next flush.
+    """Send what ``destination``'s policy parked for ``cluster_id``; returns seconds until the next flush.
 
-    0 means nothing is left. See :mod:`worker.deliver.digests` for the rule; nothing parked is ever dropped.
+    0 means nothing is left. For Slack that is one digest message per budget token (see
+    :mod:`integrations.slack.policy`); nothing parked is ever dropped.
     """
-    channel = _channel(rt, destination, cluster_id)
-    wait = rt.budget.acquire(channel)
-    if wait > 0:
-        return wait
-    claim = rt.digests.claim(channel=channel)
-    if claim is None:
-        return 1.0 if rt.digests.pending(channel=channel) else 0.0  # another flush holds the lock
-    notifier = rt.notifier(target_name=destination, cluster_id=cluster_id)
-    try:
-        if not isinstance(notifier, SlackNotifier):
-            raise TypeError(f"{destination} is not a Slack target")
-        notifier.send_digest(transitions=claim.transitions, now=now)
-        for transition in claim.transitions:
-            notifier.send(transition)  # edits the task's own message in place; its reply was the digest
-    except BaseException:
-        rt.digests.abandon(claim)
-        raise
-    rt.digests.done(claim)
-    return 1.0 if rt.digests.pending(channel=channel) else 0.0
-
-
-def _channel(rt: Runtime, destination: str, cluster_id: str) -> str:
-    target = rt.targets[destination]
-    if not isinstance(target, SlackTarget):
-        raise TypeError(f"{destination} is not a Slack target")
-    return rt.slack_channel(target=target, cluster_id=cluster_id)
+    return rt.policy(target_name=destination, cluster_id=cluster_id).flush(now=now)
 
 
 def _superseded(transition: Transition, later: list[Transition]) -> bool:
@@ -127,27 +100,6 @@ def _superseded(transition: Transition, later: list[Transition]) -> bool:
     return transition.kind is TransitionKind.PROGRESSED and any(
         item.kind in (TransitionKind.PROGRESSED, TransitionKind.FINISHED) for item in later
     )
-
-
-def _is_slack(rt: Runtime, destination: str) -> bool:
-    return isinstance(rt.targets[destination], SlackTarget)
-
-
-def _slack_wait(rt: Runtime, *, destination: str, transition: Transition) -> float:
-    """Seconds to wait before this Slack message: edit coalescing per task, then the channel's budget.
-
-    A progress edit waits until ``EHPC_SLACK_EDIT_INTERVAL`` has passed since the task's last edit; by then
-    a newer step (or the end) may have superseded it, so a fast task costs a few edits, not one per step.
-    """
-    target = rt.targets[destination]
-    if not isinstance(target, SlackTarget):
-        return 0.0
-    if transition.kind is TransitionKind.PROGRESSED and rt.settings.slack_edit_interval > 0:
-        key = rt.keys.slack_edit(destination=destination, task_key=transition.task_key)
-        interval_ms = int(rt.settings.slack_edit_interval * 1000)
-        if not rt.redis.set(key, "1", nx=True, px=interval_ms):
-            return max(int(rt.redis.pttl(key)), 1) / 1000
-    return rt.budget.acquire(_channel(rt, destination, transition.task.cluster_id))
 
 
 def _send(rt: Runtime, *, destination: str, transition: Transition, now: datetime) -> None:

@@ -1,39 +1,23 @@
-"""The digest for floods: finished transitions parked per Slack channel, announced by one message.
+"""The digest queue on Redis: finished transitions parked per Slack channel until one digest announces them.
 
-The digest rule (when a burst exceeds the budget, e.g. 500 node tasks finishing at once):
-
-1. A FINISHED transition whose channel would make it wait more than ``DIGEST_AFTER`` seconds
-   (:func:`wants_digest`) is parked with :meth:`DigestQueue.park` instead of being retried on its own, and
-   the caller schedules one ``flush`` of that channel with the countdown the budget gave.
-2. The flush takes a token (``acquire`` → 0), then :meth:`DigestQueue.claim` hands it up to
-   ``DIGEST_SIZE`` parked transitions under a per-channel lock; the notifier posts ONE digest message for
-   them (``SlackNotifier.send_digest``), and :meth:`DigestQueue.done` removes exactly those. If more are
-   parked, the flush reschedules itself for the next token.
-3. Afterwards each parked transition still goes through the notifier's ordinary ``send``: a task that has a
-   parent message gets it edited in place (``chat.update``, not a post), and its thread reply is skipped
-   because the digest delivered it; a task without one is done.
-
-Nothing is dropped: parked transitions stay in Redis until a digest containing them was posted. A worker
-dying between posting and ``done`` leaves them parked; the next flush claims the same set (same order), so
-the notifier finds its digest by metadata and does not post it twice. STARTED/PROGRESSED transitions are
-never parked: they edit their own message and are merely delayed.
+:class:`DigestQueue` is the :class:`~integrations.base.DigestStore` handed to Slack's delivery policy; the
+rule for what is parked and when it is flushed is in :mod:`integrations.slack.policy`. Parking a fingerprint
+twice is harmless; a claim holds a per-channel lock (released with the shared Lua script) so two flushes
+never post the same transitions.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 
 import redis
 
-from integrations.base import Transition, TransitionKind
+from integrations.base import DigestClaim, Transition
 from worker.store.keys import Keys
 
-__all__ = ["DIGEST_AFTER", "DIGEST_SIZE", "DigestClaim", "DigestQueue", "wants_digest"]
+__all__ = ["DIGEST_SIZE", "DigestQueue"]
 
-DIGEST_AFTER = 20.0
-"""Seconds of wait beyond which a finished task goes into the channel's digest instead of its own post."""
 DIGEST_SIZE = 200
 """Transitions per digest message: what one message lists in full within Slack's limits."""
 
@@ -44,20 +28,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-def wants_digest(*, transition: Transition, wait: float, threshold: float = DIGEST_AFTER) -> bool:
-    """True when ``transition`` should be parked for its channel's digest rather than retried alone."""
-    return transition.kind is TransitionKind.FINISHED and wait > threshold
-
-
-@dataclass(frozen=True)
-class DigestClaim:
-    """Parked transitions handed to one flush, with the lock that keeps other flushes away."""
-
-    channel: str
-    transitions: tuple[Transition, ...]
-    owner: str
 
 
 class DigestQueue:

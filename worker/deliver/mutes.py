@@ -19,9 +19,7 @@ from typing import cast
 
 import redis
 
-from integrations.base import Transition
-from integrations.slack.commands import render_mute_summary
-from integrations.slack.render import SlackMessage
+from integrations.base import MuteEndedNotice, Transition
 from worker.store.keys import Keys
 from worker.store.scripts import reply_text
 
@@ -71,9 +69,10 @@ class MuteSummary:
     ended_at: datetime
     transitions: tuple[Transition, ...]
 
-    def render(self, *, cluster_name: str) -> SlackMessage:
-        """The summary message for the cluster's channel."""
-        return render_mute_summary(
+    def notice(self, *, cluster_name: str) -> MuteEndedNotice:
+        """The summary as a cluster notice, for every target's policy to announce."""
+        return MuteEndedNotice(
+            cluster_id=self.mute.cluster_id,
             cluster_name=cluster_name,
             started_at=self.mute.started_at,
             ended_at=self.ended_at,

@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from integrations.base import ApiProblemNotice, ClusterNotice
 from integrations.ehpc.errors import PermanentEhpcError
-from integrations.slack.notifier import SlackNotifier
-from integrations.slack.render import render_cluster_problem
-from integrations.target import SlackTarget
 from worker.runtime import Runtime
 
 __all__ = ["announce_api_problem", "clear_api_problem", "post_mute_summaries"]
@@ -22,14 +20,10 @@ __all__ = ["announce_api_problem", "clear_api_problem", "post_mute_summaries"]
 logger = logging.getLogger(__name__)
 
 
-def _slack_notifiers(rt: Runtime, *, cluster_id: str) -> list[SlackNotifier]:
-    notifiers = []
-    for name, target in rt.targets.items():
-        if isinstance(target, SlackTarget):
-            notifier = rt.notifier(target_name=name, cluster_id=cluster_id)
-            if isinstance(notifier, SlackNotifier):
-                notifiers.append(notifier)
-    return notifiers
+def _announce(rt: Runtime, notice: ClusterNotice) -> None:
+    """Hand ``notice`` to every target's policy (chat targets post it; ticketing vendors ignore it)."""
+    for name in rt.targets:
+        rt.policy(target_name=name, cluster_id=notice.cluster_id).announce(notice)
 
 
 def announce_api_problem(rt: Runtime, *, cluster_id: str, error: PermanentEhpcError) -> bool:
@@ -41,11 +35,13 @@ def announce_api_problem(rt: Runtime, *, cluster_id: str, error: PermanentEhpcEr
     ):
         return False
     logger.error("permanent ListTasks error for %s: %s", cluster_id, error, extra={"cluster": cluster_id})
-    message = render_cluster_problem(
-        cluster_name=rt.cluster(cluster_id).display_name, code=error.code, message=error.message
+    notice = ApiProblemNotice(
+        cluster_id=cluster_id,
+        cluster_name=rt.cluster(cluster_id).display_name,
+        code=error.code,
+        message=error.message,
     )
-    for notifier in _slack_notifiers(rt, cluster_id=cluster_id):
-        notifier.post(message, event_type="ehpc_cluster_problem", key=f"{cluster_id}/{error.code}")
+    _announce(rt, notice)
     return True
 
 
@@ -61,7 +57,5 @@ def post_mute_summaries(rt: Runtime, *, now: datetime) -> int:
         cluster_id = summary.mute.cluster_id
         if cluster_id not in rt.clusters:
             continue
-        message = summary.render(cluster_name=rt.cluster(cluster_id).display_name)
-        for notifier in _slack_notifiers(rt, cluster_id=cluster_id):
-            notifier.post(message, event_type="ehpc_mute_summary", key=f"{cluster_id}/mute")
+        _announce(rt, summary.notice(cluster_name=rt.cluster(cluster_id).display_name))
     return len(summaries)

@@ -22,7 +22,6 @@ import redis
 from pydantic import ValidationError
 
 from integrations.ehpc.errors import EhpcError
-from integrations.target import SlackTarget
 from worker.config.models import ConfigError
 from worker.config.settings import Settings
 from worker.detect.poll2024 import generation_of
@@ -49,6 +48,7 @@ NO_SLACK_CHANNEL = (
     "SLACK_CHANNEL is not set: the ID (C…) of the channel to post in, with the app invited there, in the"
     " environment (or channel: on the target, slack_channel: per cluster in the EHPC_CONFIG file)"
 )
+_HINTS = {"SLACK_BOT_TOKEN": NO_SLACK_BOT, "SLACK_CHANNEL": NO_SLACK_CHANNEL}
 REDIS_HINT = "start one (scripts/redis-up.sh) or point REDIS_URL at yours"
 
 
@@ -79,8 +79,8 @@ def run_checks(rt: Runtime) -> list[CheckResult]:
     if credentials.ok:  # without credentials every ListTasks fails the same way: one line says it
         results.extend(_check_cluster(rt, cluster_id) for cluster_id in rt.clusters)
     first_cluster = next(iter(rt.clusters), "")
-    for name, target in rt.targets.items():
-        problems = _slack_problems(rt, target) if isinstance(target, SlackTarget) else []
+    for name in rt.targets:
+        problems = _setup_problems(rt, name)
         results.extend(CheckResult(name=f"target {name}", ok=False, detail=problem) for problem in problems)
         if not problems:
             results.append(_attempt(f"target {name}", partial(_target, rt, name, first_cluster)))
@@ -123,14 +123,15 @@ def _list_tasks(rt: Runtime, cluster_id: str) -> str:
     return f"{len(running)} running task(s)"
 
 
-def _slack_problems(rt: Runtime, target: SlackTarget) -> list[str]:
-    """What a Slack target lacks before it can be tried: the token, a channel for some cluster."""
-    problems = [] if rt.settings.slack_bot_token is not None else [NO_SLACK_BOT]
-    if not (target.channel or rt.settings.slack_channel):
-        lacking = [cluster.id for cluster in rt.clusters.values() if not cluster.slack_channel]
-        if lacking or not rt.clusters:
-            problems.append(NO_SLACK_CHANNEL + (f" (needed for {', '.join(lacking)})" if lacking else ""))
-    return problems
+def _setup_problems(rt: Runtime, name: str) -> list[str]:
+    """What a target lacks before it can be tried (Slack: the token, a channel for some cluster)."""
+    found = rt.setup_problems(target_name=name)
+    lines = []
+    for variable in dict.fromkeys(problem.variable for problem in found):
+        lacking = [p.cluster_id for p in found if p.variable == variable and p.cluster_id]
+        hint = _HINTS.get(variable, f"{variable} is not set")
+        lines.append(hint + (f" (needed for {', '.join(lacking)})" if lacking else ""))
+    return lines
 
 
 def _target(rt: Runtime, name: str, cluster_id: str) -> str:

@@ -17,13 +17,26 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from integrations.target import SlackTarget
+from integrations.target import TargetSetupError
 from worker.config.models import DEFAULT_TARGET
 
 if TYPE_CHECKING:
     from worker.runtime import Runtime
 
-__all__ = ["AccessPolicy", "ClusterAccess", "Decision", "Permission", "Requester", "access_policy"]
+__all__ = [
+    "AccessPolicy",
+    "AccessSetupError",
+    "ClusterAccess",
+    "Decision",
+    "Permission",
+    "Requester",
+    "access_policy",
+]
+
+
+class AccessSetupError(Exception):
+    """The Slack app can't tell which channel a cluster belongs to (or no cluster is watched)."""
+
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +148,19 @@ def _in_channel(cluster: ClusterAccess, requester: Requester) -> bool:
 def access_policy(rt: Runtime) -> AccessPolicy:
     """Each watched cluster belongs to the channel its Slack messages go to (``SLACK_CHANNEL`` by default).
 
-    Raises LookupError naming a cluster that has no channel at all.
+    Raises :class:`AccessSetupError` naming a cluster that has no channel at all, or when none is watched.
     """
-    target = rt.targets.get(DEFAULT_TARGET)
+    has_default = DEFAULT_TARGET in rt.targets
     grants = []
     for cluster in rt.clusters.values():
-        if isinstance(target, SlackTarget):
-            channel = rt.slack_channel(target=target, cluster_id=cluster.id)
-        else:
-            channel = cluster.slack_channel or rt.settings.slack_channel or ""
+        try:
+            scope = rt.scope(target_name=DEFAULT_TARGET, cluster_id=cluster.id) if has_default else ""
+        except TargetSetupError as error:
+            raise AccessSetupError(str(error)) from None
+        channel = scope or cluster.slack_channel or rt.settings.slack_channel or ""
         if not channel:
-            raise LookupError(f"no Slack channel for cluster {cluster.id}: set SLACK_CHANNEL")
+            raise AccessSetupError(f"no Slack channel for cluster {cluster.id}: set SLACK_CHANNEL")
         grants.append(ClusterAccess(cluster.id, cluster.display_name, (channel,)))
     if not grants:
-        raise LookupError("no cluster is watched: set EHPC_CLUSTERS or list clusters in EHPC_CONFIG")
+        raise AccessSetupError("no cluster is watched: set EHPC_CLUSTERS or list clusters in EHPC_CONFIG")
     return AccessPolicy(clusters=grants)

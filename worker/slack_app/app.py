@@ -20,7 +20,12 @@ from worker.slack_app.live import RegionalTasks
 from worker.slack_app.services import Services
 from worker.slack_app.signature import SignatureCheck
 
-__all__ = ["COMMAND", "EVENTS_PATH", "app_from_settings", "build_app", "startup_problem"]
+__all__ = ["COMMAND", "EVENTS_PATH", "StartupError", "app_from_settings", "build_app", "startup_problem"]
+
+
+class StartupError(Exception):
+    """The Slack app can't start with these settings; the message says what to set."""
+
 
 COMMAND = "/ehpc"
 
@@ -81,7 +86,7 @@ def app_from_settings(settings: Settings) -> App:
 
     problem = startup_problem(settings)
     if problem is not None or settings.slack_bot_token is None:
-        raise LookupError(problem)
+        raise StartupError(problem)
     rt = Runtime.from_settings(settings)
     services = Services(
         lookup=rt.lookup,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from worker.config.settings import Settings
 from worker.ops.processes import SLACK_APP_METRICS_PORT, start_health
-from worker.slack_app.access import access_policy
+from worker.slack_app.access import AccessSetupError, access_policy
 from worker.slack_app.app import EVENTS_PATH, app_from_settings, startup_problem
 from worker.slack_app.server import Gunicorn, health_in_first_worker
 
@@ -36,7 +36,7 @@ def run_slack_app(argv: Sequence[str]) -> int:
     if problem is None:
         try:
             access_policy(Runtime.from_settings(settings))  # a bad config or a channel-less cluster: stop now
-        except (ConfigError, LookupError) as error:
+        except (ConfigError, AccessSetupError) as error:
             problem = str(error).strip("'")
     if problem is not None:
         print(f"ehpc-bridge slack-app: {problem}", file=sys.stderr)

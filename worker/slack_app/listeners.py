@@ -35,6 +35,7 @@ from integrations.slack.commands import (
     parse_task_key,
     render_clusters,
     render_help,
+    render_mute_summary,
     render_muted,
     render_notice,
     render_task_card,
@@ -233,7 +234,15 @@ class Listeners:
             return render_notice(f"*{escape(cluster.name)}* was not muted.")
         log.info("user %s unmuted cluster %s", requester.user_id, cluster_id)
         self._announce(cluster, render_unmuted(cluster_name=cluster.name, user_id=requester.user_id))
-        self._announce(cluster, summary.render(cluster_name=cluster.name))
+        self._announce(
+            cluster,
+            render_mute_summary(
+                cluster_name=cluster.name,
+                started_at=summary.mute.started_at,
+                ended_at=summary.ended_at,
+                transitions=summary.transitions,
+            ),
+        )
         return render_notice(f":loud_sound: Unmuted *{escape(cluster.name)}*; the summary is in the channel.")
 
     # buttons

@@ -88,7 +88,7 @@ class Keys:
         """Hash: the cluster's last poll (``polled_at`` epoch seconds) and last API error (``error``)."""
         return self._key("health", cluster_id)
 
-    # integrations/slack/notifier.py (RedisMessageRefs) and worker/ratelimit.py: Slack delivery.
+    # worker/deliver/ (message_refs, edits, budget, digests): Slack delivery.
     def slack_message(self, *, destination: str, task_key: str) -> str:
         """Hash: the task's parent message (channel, ts, sequence), attempts and thread replies."""
         return self._key("slack", "msg", destination, task_key)

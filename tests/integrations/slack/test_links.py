@@ -6,8 +6,9 @@ from functools import partial
 
 import redis
 
+from integrations.base import MessageRef
 from integrations.slack.links import SlackThreadLinks
-from integrations.slack.notifier import MessageRef, RedisMessageRefs
+from worker.deliver.message_refs import RedisMessageRefs
 from worker.store.keys import Keys
 
 

@@ -9,12 +9,13 @@ from functools import partial
 import pytest
 import redis
 
-from integrations.base import PermanentDeliveryError, RetryableDeliveryError, TransitionKind
+from integrations.base import MessageRef, PermanentDeliveryError, RetryableDeliveryError, TransitionKind
 from integrations.ehpc.task import Instance, TaskError, TaskStatus
-from integrations.slack.notifier import MessageRef, RedisMessageRefs, SlackNotifier
+from integrations.slack.notifier import SlackNotifier
 from integrations.slack.render import render_cluster_problem
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.slack import make_transition
+from worker.deliver.message_refs import RedisMessageRefs
 from worker.store.keys import Keys
 
 TOKEN = "xoxb-1234-test-secret-token"

@@ -8,8 +8,9 @@ import pytest
 import redis
 
 from integrations.base import TransitionKind
+from integrations.slack.policy import DIGEST_AFTER, wants_digest
 from tests.fixtures.slack import make_transition
-from worker.deliver.digests import DIGEST_AFTER, DigestQueue, wants_digest
+from worker.deliver.digests import DigestQueue
 from worker.store.keys import Keys
 
 

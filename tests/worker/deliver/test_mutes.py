@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from integrations.base import Transition
 from integrations.ehpc.task import TaskStatus
+from integrations.slack.commands import render_mute_summary
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.slack import make_task
 from worker.deliver.mutes import Mutes, MuteSummary
@@ -62,7 +63,13 @@ def test_a_mute_that_expires_posts_the_summary_of_what_it_held(
     assert summary.mute.reason == "upgrade"
     assert summary.mute.started_at == NOW
     web = WebClient(token="xoxb-test-token", base_url=slack_standin.base_url)
-    message = summary.render(cluster_name="Hangzhou prod")
+    notice = summary.notice(cluster_name="Hangzhou prod")
+    message = render_mute_summary(
+        cluster_name=notice.cluster_name,
+        started_at=notice.started_at,
+        ended_at=notice.ended_at,
+        transitions=notice.transitions,
+    )
     web.chat_postMessage(channel=CHANNEL, text=message.text, blocks=message.block_list())
     (posted,) = slack_standin.messages(CHANNEL)
     assert "3 changes on 1 task" in str(posted.blocks)
