@@ -57,6 +57,7 @@ class TransitionKind(StrEnum):
     PROGRESSED = "progressed"  # CurrentStep advanced
     FINISHED = "finished"  # reached Success / Fail / PartialFail (seen running, vanished, or swept)
     STALLED = "stalled"  # stuck on one step far longer than usual
+    LOST = "lost"  # E-HPC no longer reports it (lookups kept failing, or its cluster was deleted): closed
 
 
 class Transition(BaseModel):
@@ -64,7 +65,8 @@ class Transition(BaseModel):
 
     ``fingerprint`` identifies the change itself and doubles as the vendor's idempotency key;
     ``task_key`` identifies the task (one Slack message, one Jira issue, one PagerDuty incident per task);
-    ``sequence`` orders the changes of one task (1, 2, 3 … with no gaps).
+    ``sequence`` orders the changes of one task (1, 2, 3 … with no gaps). ``last_seen`` is set on LOST: when
+    E-HPC last reported the task (whose fields then show it as last seen).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -79,6 +81,7 @@ class Transition(BaseModel):
     first_seen: datetime
     observed_at: datetime
     previous_step: int | None = None
+    last_seen: datetime | None = None
 
 
 class DeliveryError(Exception):

@@ -65,6 +65,8 @@ def task_card(transition: Transition) -> Card:
     status = _STATUS_WORDS[task.status]
     if task.status is TaskStatus.UNKNOWN and task.raw_status:
         status = f"in state {task.raw_status}"
+    if transition.kind is TransitionKind.LOST:
+        status = "no longer reported by E-HPC"
     fields = [
         ("Cluster", f"{transition.cluster_name} ({task.cluster_id})"),
         ("Operation", task.label),
@@ -74,6 +76,8 @@ def task_card(transition: Transition) -> Card:
         ("Elapsed", _duration(transition.observed_at - transition.first_seen)),
         ("Observed", f"{transition.observed_at:%Y-%m-%d %H:%M:%S} UTC"),
     ]
+    if transition.kind is TransitionKind.LOST and transition.last_seen is not None:
+        fields.append(("Last seen", f"{transition.last_seen:%Y-%m-%d %H:%M:%S} UTC"))
     return Card(
         headline=f"{task.label} {status} on {transition.cluster_name}",
         status=task.status,

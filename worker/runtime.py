@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import cache, partial
 from typing import Any
 
@@ -33,6 +32,7 @@ from worker.deliver.message_refs import RedisMessageRefs
 from worker.deliver.mutes import Mutes
 from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
+from worker.detect.cursor import CursorStore
 from worker.detect.diff import ClusterRef, TaskState
 from worker.detect.oplog import OperationMemory
 from worker.routing import route
@@ -54,6 +54,7 @@ class Runtime:
     keys: Keys = field(init=False)
     state: TaskState = field(init=False)
     oplog: OperationMemory = field(init=False)
+    cursors: CursorStore = field(init=False)
     outbox: Outbox = field(init=False)
     ledger: DeliveryLedger = field(init=False)
     lookup: Lookup = field(init=False)
@@ -77,6 +78,7 @@ class Runtime:
             announce_running_on_baseline=self.settings.announce_running_on_baseline,
         )
         self.oplog = OperationMemory(client=self.redis, keys=self.keys)
+        self.cursors = CursorStore(client=self.redis, keys=self.keys)
         self.outbox = Outbox(client=self.redis, keys=self.keys)
         self.ledger = DeliveryLedger(client=self.redis, keys=self.keys)
         self.lookup = Lookup(client=self.redis, keys=self.keys)
@@ -212,15 +214,9 @@ class Runtime:
         )
         return build_destination(target, session=self.session, context=context)
 
-    @property
-    def poll_lease_ttl(self) -> timedelta:
-        """How long a poll may hold its cluster's lock before it is presumed dead.
-
-        Short enough that a worker killed mid-poll delays the cluster's polls by about one interval; a
-        poll that really takes longer only risks an overlapping poll, which is wasteful, not wrong (the
-        diff is atomic and idempotent).
-        """
-        return timedelta(seconds=max(60.0, 2 * self.settings.poll_interval))
+    def poll_interval(self, cluster_id: str) -> float:
+        """Seconds between two polls of ``cluster_id`` (its own setting, else ``EHPC_POLL_INTERVAL``)."""
+        return self.cluster(cluster_id).poll_interval or self.settings.poll_interval
 
 
 @cache

@@ -4,7 +4,10 @@ Delivery contracts (also in each decorator):
 
 * ``ehpc.poll_cluster(cluster_id)`` — queue ``poll``; acks late; retried only on retryable API errors
   (throttling with the server's retry-after as the countdown, 5xx, timeouts), at most 3 times with jittered
-  back-off; permanent API errors are recorded and announced once per change of error, not retried.
+  back-off, each retry resuming where the failed attempt stopped (:mod:`worker.detect.poll`) and expiring
+  one poll interval after its own countdown (not at the first attempt's ``expires``, which would discard
+  most retries); what the failed attempt recorded is dispatched at once. Permanent API errors are recorded
+  and announced once per change of error, not retried.
 * ``ehpc.dispatch_outbox()`` — queue ``deliver``; idempotent, run after every poll and by beat.
 * ``ehpc.deliver(destination, task_key)`` — queue ``deliver``; acks late; retryable vendor errors are
   retried with Retry-After (or jittered back-off) for a day; a busy task lease or a Slack budget wait
@@ -44,9 +47,14 @@ def backoff(retries: int, *, base: float = 2.0, cap: float = MAX_BACKOFF) -> flo
     return random.uniform(0, min(cap, base * 2**retries))  # noqa: S311 - jitter, not cryptography
 
 
-def _retry(task: CeleryTask, error: Exception, retry_after: float | None) -> NoReturn:
+def _retry(
+    task: CeleryTask, error: Exception, retry_after: float | None, *, lifetime: float | None = None
+) -> NoReturn:
+    """Retry after the server's wish or a back-off; with ``lifetime`` the retry expires that long after."""
     countdown = retry_after if retry_after is not None else backoff(task.request.retries)
-    raise task.retry(exc=error, countdown=countdown)
+    if lifetime is None:
+        raise task.retry(exc=error, countdown=countdown)
+    raise task.retry(exc=error, countdown=countdown, expires=countdown + lifetime)
 
 
 @app.task(bind=True, name="ehpc.poll_cluster", queue=POLL_QUEUE, acks_late=True, max_retries=3)
@@ -56,14 +64,21 @@ def poll_cluster_task(self: CeleryTask, cluster_id: str) -> dict[str, Any]:
     try:
         outcome = poll_cluster(rt, cluster_id=cluster_id, now=datetime.now(UTC))
     except RetryableEhpcError as error:
-        _retry(self, error, error.retry_after)
+        dispatch_outbox.delay()  # what the pages before the failure showed goes out now
+        _retry(self, error, error.retry_after, lifetime=rt.poll_interval(cluster_id))
     except PermanentEhpcError as error:
+        dispatch_outbox.delay()
         announce_api_problem(rt, cluster_id=cluster_id, error=error)
         return {"error": error.code}
     clear_api_problem(rt, cluster_id=cluster_id)
     if outcome.transitions:
         dispatch_outbox.delay()
-    return {"transitions": len(outcome.transitions), "skipped": outcome.skipped, "calls": outcome.api_calls}
+    return {
+        "transitions": len(outcome.transitions),
+        "skipped": outcome.skipped,
+        "calls": outcome.api_calls,
+        "complete": outcome.complete,
+    }
 
 
 @app.task(name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)

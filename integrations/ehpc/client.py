@@ -25,6 +25,7 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from alibabacloud_ehpc20180412.client import Client as SdkClient
 from alibabacloud_ehpc20180412.models import ListTasksRequest
@@ -35,13 +36,63 @@ from integrations.ehpc.errors import RetryableEhpcError, sdk_errors
 from integrations.ehpc.schema import ListTasksPage
 from integrations.ehpc.task import Task, normalize
 
-__all__ = ["MAX_PAGE", "MAX_STEP_BACKS", "PAGE_SIZE", "EhpcClient"]
+__all__ = ["MAX_PAGE", "MAX_STEP_BACKS", "PAGE_SIZE", "EhpcClient", "ListedPage", "ListingPosition"]
 
 PAGE_SIZE = 50  # the API's maximum
 MAX_PAGE = 999  # the API's maximum PageNumber
 MAX_STEP_BACKS = 100
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ListedPage:
+    """One page of a listing: its tasks, where it stands, and whether it was the last one."""
+
+    tasks: list[Task]
+    page_number: int
+    total_count: int | None
+    last: bool
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ListingPosition:
+    """Where a running-tasks listing stands; plain data, so a poll can store it and resume on retry.
+
+    :meth:`after` applies the module's paging rule: step back when ``TotalCount`` went down, else go on.
+    """
+
+    page: int = 1
+    previous_total: int | None = None
+    step_backs: int = 0
+
+    def after(self, listed: ListedPage, *, cluster_id: str) -> ListingPosition | None:
+        """The page to read after ``listed`` (read at :attr:`page`); None when the listing is complete."""
+        shrunk = _shrink(self.previous_total, listed.total_count)
+        total = listed.total_count if listed.total_count is not None else self.previous_total
+        if shrunk and self.page > 1:
+            if self.step_backs >= MAX_STEP_BACKS:
+                raise RetryableEhpcError(
+                    f"running tasks of {cluster_id} kept finishing while being listed",
+                    code="ListingUnstable",
+                    request_id=listed.request_id,
+                )
+            # A task behind this page may have slid forward by up to `shrunk` places: re-read them.
+            page = max(1, self.page - math.ceil(shrunk / PAGE_SIZE))
+            logger.debug("TotalCount went down by %d: re-reading from page %d", shrunk, page)
+            return ListingPosition(page=page, previous_total=total, step_backs=self.step_backs + 1)
+        if listed.last:
+            return None
+        if self.page >= MAX_PAGE:
+            logger.warning(
+                "cluster %s has more than %d running tasks; ListTasks cannot page past %d",
+                cluster_id,
+                MAX_PAGE * PAGE_SIZE,
+                MAX_PAGE,
+            )
+            return None
+        return ListingPosition(page=self.page + 1, previous_total=total, step_backs=self.step_backs)
 
 
 class EhpcClient:
@@ -110,42 +161,28 @@ class EhpcClient:
         none). An exception mid-way means the listing is incomplete: don't take a missing task as finished.
         """
         seen: set[str] = set()
-        page_number = 1
-        previous_total: int | None = None
-        step_backs = 0
-        while True:
-            page, tasks = self._fetch(
-                cluster_id=cluster_id, archived=False, page_number=page_number, page_size=PAGE_SIZE
-            )
-            fresh = _unseen(tasks, seen)
+        position: ListingPosition | None = ListingPosition()
+        while position is not None:
+            listed = self.list_page(cluster_id, archived=False, page_number=position.page)
+            fresh = _unseen(listed.tasks, seen)
             if fresh:
                 yield fresh
-            shrunk = _shrink(previous_total, page.total_count)
-            if page.total_count is not None:
-                previous_total = page.total_count
-            if shrunk and page_number > 1:
-                step_backs += 1
-                if step_backs > MAX_STEP_BACKS:
-                    raise RetryableEhpcError(
-                        f"running tasks of {cluster_id} kept finishing while being listed",
-                        code="ListingUnstable",
-                        request_id=page.request_id,
-                    )
-                # A task behind this page may have slid forward by up to `shrunk` places: re-read them.
-                page_number = max(1, page_number - math.ceil(shrunk / PAGE_SIZE))
-                logger.debug("TotalCount went down by %d: re-reading from page %d", shrunk, page_number)
-                continue
-            if _is_last(page, page_number=page_number, page_size=PAGE_SIZE):
-                return
-            if page_number >= MAX_PAGE:
-                logger.warning(
-                    "cluster %s has more than %d running tasks; ListTasks cannot page past %d",
-                    cluster_id,
-                    MAX_PAGE * PAGE_SIZE,
-                    MAX_PAGE,
-                )
-                return
-            page_number += 1
+            position = position.after(listed, cluster_id=cluster_id)
+
+    def list_page(self, cluster_id: str, *, archived: bool, page_number: int) -> ListedPage:
+        """One page of 50 (``Archived`` as given), newest first; tasks without a TaskId are left out."""
+        if not 1 <= page_number <= MAX_PAGE:
+            raise ValueError(f"page_number must be within 1..{MAX_PAGE}, not {page_number}")
+        page, tasks = self._fetch(
+            cluster_id=cluster_id, archived=archived, page_number=page_number, page_size=PAGE_SIZE
+        )
+        return ListedPage(
+            tasks=_unseen(tasks, set()),
+            page_number=page_number,
+            total_count=page.total_count,
+            last=_is_last(page, page_number=page_number, page_size=PAGE_SIZE),
+            request_id=page.request_id,
+        )
 
     def list_archived(self, cluster_id: str, *, max_pages: int = 2) -> list[Task]:
         """The newest running and finished tasks (``Archived=True``), at most ``max_pages`` pages of 50.

@@ -47,6 +47,7 @@ from integrations.slack.render import (
     SlackMessage,
     render_digest,
     render_final_reply,
+    render_lost_notice,
     render_stalled_warning,
     render_task_message,
 )
@@ -106,6 +107,10 @@ class SlackNotifier:
             return
         if transition.kind is TransitionKind.FINISHED:
             reply = render_final_reply(task=transition.task, cluster_name=transition.cluster_name)
+        elif transition.kind is TransitionKind.LOST:
+            reply = render_lost_notice(
+                task=transition.task, cluster_name=transition.cluster_name, last_seen=transition.last_seen
+            )
         elif transition.kind is TransitionKind.STALLED:
             reply = render_stalled_warning(
                 task=transition.task,
@@ -154,6 +159,7 @@ class SlackNotifier:
             cluster_name=transition.cluster_name,
             first_seen=transition.first_seen,
             now=transition.observed_at,
+            lost=transition.kind is TransitionKind.LOST,
         )
         message = replace(message, blocks=(*message.blocks, task_actions_block(key)))
         metadata = _metadata(

@@ -30,6 +30,7 @@ __all__ = [
     "render_cluster_problem",
     "render_digest",
     "render_final_reply",
+    "render_lost_notice",
     "render_stalled_warning",
     "render_task_message",
     "section",
@@ -58,6 +59,8 @@ _STATUS_WORDS = {
     TaskStatus.PARTIAL_FAIL: "Partly failed",
     TaskStatus.UNKNOWN: "Unknown",
 }
+LOST_EMOJI = ":ghost:"
+LOST_WORDS = "No longer reported by E-HPC"
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,15 @@ def stages_done(task: Task) -> str:
 
 
 def render_task_message(
-    *, task: Task, cluster_name: str, first_seen: datetime, now: datetime
+    *, task: Task, cluster_name: str, first_seen: datetime, now: datetime, lost: bool = False
 ) -> SlackMessage:
-    """The parent message of a task, edited in place as it progresses and when it ends."""
-    title = f"{STATUS_EMOJI[task.status]} *{escape(task.label)}* on *{escape(cluster_name)}*"
-    status = _status_words(task)
+    """The parent message of a task, edited in place as it progresses and when it ends.
+
+    ``lost``: E-HPC no longer reports the task; the message keeps its last known progress.
+    """
+    emoji = LOST_EMOJI if lost else STATUS_EMOJI[task.status]
+    title = f"{emoji} *{escape(task.label)}* on *{escape(cluster_name)}*"
+    status = f"{LOST_EMOJI} {LOST_WORDS}" if lost else _status_words(task)
     elapsed = _duration(now - first_seen)
     fields = [
         _mrkdwn(f"*Status*\n{status}"),
@@ -148,6 +155,18 @@ def render_final_reply(*, task: Task, cluster_name: str) -> SlackMessage:
         blocks.append(section("No node or error details were reported."))
     text = "\n".join(block["text"]["text"] for block in blocks)
     return SlackMessage(text=clip(text, MAX_FALLBACK), blocks=tuple(blocks))
+
+
+def render_lost_notice(*, task: Task, cluster_name: str, last_seen: datetime | None) -> SlackMessage:
+    """The thread reply closing a task E-HPC no longer reports: what was last known of it, and when."""
+    steps = f" {task.current_step}/{task.total_steps}" if task.current_step is not None else ""
+    when = f" at {last_seen:%Y-%m-%d %H:%M:%S} UTC" if last_seen is not None else ""
+    line = (
+        f"{LOST_EMOJI} *{escape(task.label)}* on *{escape(cluster_name)}*: E-HPC no longer reports this "
+        f"task; last seen {escape(task.raw_status or task.status.value)}{steps}{when}. "
+        "No further updates will follow."
+    )
+    return SlackMessage(text=clip(line, MAX_TEXT), blocks=(section(clip(line, MAX_TEXT)),))
 
 
 def render_stalled_warning(

@@ -5,7 +5,7 @@ Body (``Content-Type: application/json``, UTF-8, compact, keys sorted), schema `
     {"schema": "ehpc-bridge.transition/v1",
      "fingerprint": str,            # one per transition; also the Idempotency-Key header
      "task_key": str,               # one per task
-     "kind": "started" | "progressed" | "finished" | "stalled",
+     "kind": "started" | "progressed" | "finished" | "stalled" | "lost",
      "sequence": int,               # 1, 2, 3 … per task, no gaps
      "first_seen": RFC 3339, "observed_at": RFC 3339, "previous_step": int | null,
      "cluster": {"id": str, "name": str, "labels": {str: str}},

@@ -42,6 +42,14 @@ def test_only_finished_tasks_open_or_recover() -> None:
     assert not is_recovery(make_transition(status="Success", kind=TransitionKind.PROGRESSED))
 
 
+def test_a_lost_task_is_named_neither_opens_nor_recovers() -> None:
+    lost = make_transition(status="Processing", kind=TransitionKind.LOST)
+
+    assert task_card(lost).headline == "Adding compute nodes no longer reported by E-HPC on prod"
+    assert not is_failure(lost)
+    assert not is_recovery(lost)
+
+
 def test_defang_breaks_every_mention_syntax() -> None:
     text = defang('<!channel> @all <at user_id="all"></at> <@U1>')
     for mention in ("<!channel>", "@all", "<at", "<@U1>"):

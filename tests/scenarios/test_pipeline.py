@@ -51,7 +51,6 @@ def test_a_task_that_starts_and_ends_between_two_polls_is_announced_once_as_fini
     cycle(stack, at=T0)
     sim.start_task(CLUSTER, "StopComputes", total_steps=2, step_seconds=5, outcome="Fail")
     sim.advance(60)
-    stack.runtime.redis.delete(stack.runtime.keys.archive_sweep(cluster_id=CLUSTER))
     cycle(stack, at=T0 + timedelta(minutes=1))
     cycle(stack, at=T0 + timedelta(minutes=2))
 
@@ -91,14 +90,12 @@ def test_a_burst_over_the_channel_budget_becomes_one_digest_and_drops_nothing(
         clusters=(CLUSTER,),
         EHPC_SLACK_RATE=0.02,
         EHPC_SLACK_BURST=3,
-        EHPC_ARCHIVE_PAGES=1,
     )
     rt = stack.runtime
     poll_cluster(rt, cluster_id=CLUSTER, now=T0)
     for _ in range(10):
         simulator.simulator.start_task(CLUSTER, "AddComputes", total_steps=2, step_seconds=5)
     simulator.simulator.advance(60)
-    rt.redis.delete(rt.keys.archive_sweep(cluster_id=CLUSTER))
     poll_cluster(rt, cluster_id=CLUSTER, now=T0 + timedelta(minutes=1))
     scheduled: list[tuple[str, str]] = []
     dispatch(rt, consumer="test", enqueue=lambda destination, key: scheduled.append((destination, key)))

@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="ehpc", alias="EHPC_REDIS_PREFIX", pattern=r"^[A-Za-z0-9_.-]+$")
     clusters: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="EHPC_CLUSTERS")
     poll_interval: float = Field(default=30.0, alias="EHPC_POLL_INTERVAL", gt=0)
-    archive_interval: float = Field(default=300.0, alias="EHPC_ARCHIVE_INTERVAL", gt=0)
-    archive_pages: int = Field(default=2, alias="EHPC_ARCHIVE_PAGES", ge=1, le=999)
+    # A vanished task whose TaskId lookup failed this many times in a row is closed as "lost track".
+    lost_after: int = Field(default=5, alias="EHPC_LOST_AFTER", ge=1, le=1000)
     announce_running_on_baseline: bool = Field(default=True, alias="EHPC_ANNOUNCE_RUNNING_ON_BASELINE")
     config_path: Path | None = Field(default=None, alias="EHPC_CONFIG")
     region: str = Field(default="cn-hangzhou", alias="EHPC_REGION")

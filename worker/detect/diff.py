@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -47,12 +48,25 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field
 
 from integrations.base import Transition, TransitionKind
-from integrations.ehpc.task import Task, TaskStatus
+from integrations.ehpc.task import Task, TaskStatus, TaskType
 from worker.deliver.outbox import Lease
 from worker.store.keys import Keys
 from worker.store.scripts import OBSERVE_PAGE, reply_text
 
-__all__ = ["ClusterRef", "Source", "TaskState", "cluster_of", "task_key_of"]
+__all__ = ["ClusterRef", "PollLeaseLost", "Sighting", "Source", "TaskState", "cluster_of", "task_key_of"]
+
+
+class PollLeaseLost(Exception):
+    """The poll's lease is held by another poll now: this one overran it and must stop writing."""
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """What was last seen of a tracked task: the task as then, when, and whether it is being announced."""
+
+    task: Task
+    last_seen: datetime
+    announced: bool
 
 
 class Source(StrEnum):
@@ -60,7 +74,8 @@ class Source(StrEnum):
 
     RUNNING = "running"  # ListTasks Archived=false
     LOOKUP = "lookup"  # ListTasks TaskId=… for a running task that vanished
-    ARCHIVE = "archive"  # ListTasks Archived=true, the bounded sweep
+    ARCHIVE = "archive"  # ListTasks Archived=true, newest first down to the watermark
+    LOST = "lost"  # tasks E-HPC no longer reports, as last seen: each one is closed with a LOST transition
 
 
 class ClusterRef(BaseModel):
@@ -93,6 +108,13 @@ def _datetime(ms: int) -> datetime:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _step(value: bytes | str | None) -> int | None:
+    """A step field of the hash (-1 stands for unknown)."""
+    if value is None or int(reply_text(value)) < 0:
+        return None
+    return int(reply_text(value))
 
 
 def _ms(value: datetime | timedelta) -> int:
@@ -129,9 +151,19 @@ class TaskState:
         ]
 
     def observe_page(
-        self, *, cluster: ClusterRef, tasks: Sequence[Task], now: datetime, source: Source
+        self,
+        *,
+        cluster: ClusterRef,
+        tasks: Sequence[Task],
+        now: datetime,
+        source: Source,
+        fence: Lease | None = None,
     ) -> list[Transition]:
-        """Record one page of tasks and return the transitions it caused, in order (one round trip)."""
+        """Record one page of tasks and return the transitions it caused, in order (one round trip).
+
+        ``fence``: the poll's lease; if another poll holds it now, nothing is written and
+        :class:`PollLeaseLost` is raised (a poll that overran its lease must not write over a newer one).
+        """
         if not tasks:
             return []
         cluster_id = cluster.cluster_id
@@ -140,6 +172,7 @@ class TaskState:
             self._keys.finished_tasks(cluster_id=cluster_id),
             self._keys.baseline(cluster_id=cluster_id),
             self._keys.outbox(),
+            self._keys.poll_lease(cluster_id=cluster_id),
         ]
         now_ms = _ms(now)
         cluster_json = json.dumps({"cluster_name": cluster.name, "cluster_labels": cluster.labels})[1:-1]
@@ -150,7 +183,7 @@ class TaskState:
             facts.append(
                 [
                     task.task_id,
-                    _CLASS.get(task.status, "F"),
+                    "L" if source is Source.LOST else _CLASS.get(task.status, "F"),
                     task.status.value,
                     -1 if task.current_step is None else task.current_step,
                     -1 if task.total_steps is None else task.total_steps,
@@ -161,12 +194,20 @@ class TaskState:
         if cluster.announce_running_on_baseline is not None:
             settings[0] = "1" if cluster.announce_running_on_baseline else "0"
         args = [now_ms, f"{now_ms / 1000:.3f}", source.value, *settings, cluster_json, cluster_id]
-        emitted = self._observe(keys=keys, args=[*args, json.dumps(facts), *documents])
+        args.append(fence.token if fence is not None else "")
+        try:
+            emitted = self._observe(keys=keys, args=[*args, json.dumps(facts), *documents])
+        except redis.ResponseError as error:
+            if str(error).startswith("FENCED"):
+                raise PollLeaseLost(f"the poll of {cluster_id} lost its lease; nothing was written") from None
+            raise
         # Built here from the tasks in hand rather than parsed back from the log: half the cost per page.
         observed_at = _datetime(now_ms)
         transitions = []
         for item in emitted:
-            index, kind, sequence, first_seen, previous_step, fingerprint = reply_text(item).split(" ", 5)
+            index, kind, sequence, first_seen, previous_step, last_seen, fingerprint = reply_text(item).split(
+                " ", 6
+            )
             task = tasks[int(index) - 1]
             transitions.append(
                 Transition(
@@ -180,6 +221,7 @@ class TaskState:
                     first_seen=observed_at if int(first_seen) == now_ms else _datetime(int(first_seen)),
                     observed_at=observed_at,
                     previous_step=None if int(previous_step) < 0 else int(previous_step),
+                    last_seen=None if int(last_seen) < 0 else _datetime(int(last_seen)),
                 )
             )
         return transitions
@@ -196,6 +238,56 @@ class TaskState:
         """IDs of the cluster's tasks last seen running; those missing from a poll get looked up."""
         members = self._client.smembers(self._keys.running_tasks(cluster_id=cluster_id))
         return {reply_text(member) for member in members}
+
+    def last_sightings(self, *, cluster_id: str, task_ids: Sequence[str]) -> dict[str, Sighting]:
+        """How each tracked task was last seen (one round trip); unknown IDs are left out.
+
+        An announced task's latest log entry holds it as last seen (every change of step is logged); a
+        silent one has no log, so a bare task is built from its hash.
+        """
+        pipe = self._client.pipeline(transaction=False)
+        for task_id in task_ids:
+            task_key = task_key_of(cluster_id=cluster_id, task_id=task_id)
+            pipe.hmget(
+                self._keys.task_state(task_key=task_key), "status", "step", "total", "last_seen", "announce"
+            )
+            pipe.lindex(self._keys.task_log(task_key=task_key), -1)
+        replies = pipe.execute()
+        found: dict[str, Sighting] = {}
+        for index, task_id in enumerate(task_ids):
+            (status, step, total, last_seen, announce), last_entry = replies[2 * index : 2 * index + 2]
+            if last_seen is None:
+                continue
+            if last_entry is not None:
+                task = Transition.model_validate_json(last_entry).task
+            else:
+                raw_status = reply_text(status or b"Processing")
+                task = Task(
+                    task_id=task_id,
+                    cluster_id=cluster_id,
+                    task_type=TaskType.UNKNOWN,
+                    raw_task_type="",
+                    status=TaskStatus(raw_status),  # the hash keeps our own status value
+                    raw_status=raw_status,
+                    current_step=_step(step),
+                    total_steps=_step(total),
+                )
+            found[task_id] = Sighting(
+                task=task,
+                last_seen=_datetime(int(reply_text(last_seen))),
+                announced=reply_text(announce or b"0") == "1",
+            )
+        return found
+
+    def record_missed_lookup(self, *, cluster_id: str, task_id: str) -> int:
+        """Count one more failed lookup of a vanished task; returns how many in a row so far."""
+        key = self._keys.task_state(task_key=task_key_of(cluster_id=cluster_id, task_id=task_id))
+        return int(self._client.hincrby(key, "misses", 1))
+
+    def clear_missed_lookups(self, *, cluster_id: str, task_id: str) -> None:
+        """A lookup found the task again: its count of failed lookups starts over."""
+        key = self._keys.task_state(task_key=task_key_of(cluster_id=cluster_id, task_id=task_id))
+        self._client.hdel(key, "misses")
 
     def transitions_after(self, *, task_key: str, sequence: int) -> list[Transition]:
         """The task's logged transitions with a sequence above ``sequence``, in order."""

@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from integrations.base import Transition
+from worker.ops import metrics
 
 __all__ = ["PollOutcome"]
 
 
 @dataclass
 class PollOutcome:
-    """What one poll did."""
+    """What one poll did; ``complete`` False: it stopped early and the next poll resumes from there."""
 
     skipped: bool = False
     transitions: list[Transition] = field(default_factory=list)
     api_calls: int = 0
-    unresolved: list[str] = field(default_factory=list)  # vanished tasks whose lookup failed
+    complete: bool = False
+    bound: metrics.PollBound | None = None
+    lost: list[str] = field(default_factory=list)  # tasks closed as LOST by this poll
+    gone: bool = False  # the cluster was deleted (and is no longer polled)

@@ -21,14 +21,15 @@ is :func:`generation_of`'s answer (``api:`` in the config, ``EHPC_API``, or ``au
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from integrations.base import Transition
 from integrations.ehpc.client2024 import EhpcClient2024, OperationWindow
 from integrations.ehpc.errors import EhpcError, PermanentEhpcError
 from integrations.ehpc.operation import with_detail
 from integrations.ehpc.task import Generation, Task
-from worker.detect.diff import ClusterRef, Source, TaskState
+from worker.deliver.outbox import Lease
+from worker.detect.diff import ClusterRef, PollLeaseLost, Source, TaskState
 from worker.detect.oplog import OperationMemory, Snapshot
 from worker.detect.outcome import PollOutcome
 from worker.runtime import Runtime
@@ -74,11 +75,23 @@ def observe_operations(
     now: datetime,
     overlap: float,
     lookback: float,
+    lease: Lease | None = None,
+    lease_ttl: timedelta = timedelta(seconds=20),
 ) -> PollOutcome:
-    """Read one window of the cluster's operation logs and record what changed; the lock is the caller's."""
+    """Read one window of the cluster's operation logs and record what changed.
+
+    The lease is the caller's (None: unfenced, as ``poll-once`` runs it); it is renewed before each API
+    call and fences the write, as on the 1.0 path.
+    """
     calls_before = client.api_calls
     cluster_id = cluster.cluster_id
+
+    def renew() -> None:
+        if lease is not None and not lease.extend(lease_ttl):
+            raise PollLeaseLost(f"the poll of {cluster_id} lost its lease; it stops here")
+
     first = not state.has_baseline(cluster_id=cluster_id)
+    renew()
     window = client.list_operations(
         cluster_id, watermark=memory.watermark(cluster_id=cluster_id), overlap=overlap, lookback=lookback
     )
@@ -91,6 +104,7 @@ def observe_operations(
         if before is not None and before.signature == signature:
             tasks.append(before.task)
             continue
+        renew()
         snapshot = _rebuilt(
             client, task, before=before, signature=signature, window=window, lookback=lookback
         )
@@ -103,13 +117,17 @@ def observe_operations(
             tasks.append(remembered.task)
     memory.remember(cluster_id=cluster_id, snapshots=changed)
     transitions: list[Transition] = state.observe_page(
-        cluster=cluster, tasks=tasks, now=now, source=Source.ARCHIVE if first else Source.RUNNING
+        cluster=cluster,
+        tasks=tasks,
+        now=now,
+        source=Source.ARCHIVE if first else Source.RUNNING,
+        fence=lease,
     )
     if first:
         state.mark_baseline(cluster_id=cluster_id)
     memory.raise_watermark(cluster_id=cluster_id, until=window.until)
     memory.forget_before(cluster_id=cluster_id, known=known, before=window.until - 2 * overlap)
-    return PollOutcome(transitions=transitions, api_calls=client.api_calls - calls_before)
+    return PollOutcome(transitions=transitions, api_calls=client.api_calls - calls_before, complete=True)
 
 
 def _rebuilt(

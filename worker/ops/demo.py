@@ -72,7 +72,6 @@ def run_demo(*, duration: float | None, speed: float) -> int:
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
             "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
             "EHPC_POLL_INTERVAL": "3",
-            "EHPC_ARCHIVE_INTERVAL": "15",
             "EHPC_SLACK_EDIT_INTERVAL": "2",
             "EHPC_METRICS_PORT": "0",
         }

@@ -35,11 +35,13 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 __all__ = [
+    "API_CALLS",
     "API_ERRORS",
     "DEDUP_SUPPRESSIONS",
     "DELIVERIES",
     "LAST_SUCCESSFUL_POLL",
     "POLLS",
+    "POLL_BOUNDS",
     "POLL_DURATION",
     "RATE_LIMITED",
     "SLACK_COMMANDS",
@@ -47,16 +49,19 @@ __all__ = [
     "DeliveryResult",
     "PollResult",
     "QueueDepthCollector",
+    "record_api_calls",
     "record_api_error",
     "record_dedup_suppression",
     "record_delivery",
     "record_poll",
+    "record_poll_bound",
     "record_rate_limited",
     "record_slack_command",
     "record_transition",
 ]
 
-PollResult = Literal["ok", "error", "skipped"]
+PollResult = Literal["ok", "error", "skipped", "partial", "fenced", "gone"]
+PollBound = Literal["pages", "time"]
 DeliveryResult = Literal["ok", "retry", "failed"]
 
 POLLS = Counter("ehpc_bridge_polls", "ListTasks polls of a cluster, by result.", ["cluster", "result"])
@@ -72,6 +77,12 @@ LAST_SUCCESSFUL_POLL = Gauge(
     ["cluster"],
 )
 API_ERRORS = Counter("ehpc_bridge_api_errors", "E-HPC API errors, by vendor error code.", ["cluster", "code"])
+API_CALLS = Counter("ehpc_bridge_api_calls", "ListTasks requests sent, failed ones included.", ["cluster"])
+POLL_BOUNDS = Counter(
+    "ehpc_bridge_poll_bounds",
+    "Polls that stopped at a bound before reaching the watermark (pages: 999, the API's limit; time).",
+    ["cluster", "bound"],
+)
 TRANSITIONS = Counter("ehpc_bridge_transitions", "Task transitions detected, by kind.", ["cluster", "kind"])
 DELIVERIES = Counter(
     "ehpc_bridge_deliveries", "Deliveries to a destination, by result.", ["target", "result"]
@@ -107,6 +118,16 @@ def record_poll(
 def record_api_error(*, cluster_id: str, code: str) -> None:
     """Count one E-HPC API error by its vendor code (``ServiceUnavailable``, ``ClusterNotFound``…)."""
     API_ERRORS.labels(cluster=cluster_id, code=code).inc()
+
+
+def record_api_calls(*, cluster_id: str, calls: int) -> None:
+    """Count the ListTasks requests one poll sent."""
+    API_CALLS.labels(cluster=cluster_id).inc(calls)
+
+
+def record_poll_bound(*, cluster_id: str, bound: PollBound) -> None:
+    """Count one poll that stopped at a bound (it resumes from there next time)."""
+    POLL_BOUNDS.labels(cluster=cluster_id, bound=bound).inc()
 
 
 def record_transition(*, cluster_id: str, kind: str) -> None:

@@ -105,11 +105,20 @@ class Keys:
         """String: owner token of the worker posting the channel's digest."""
         return self._key("slack", "digest-lock", channel)
 
-    # worker.detect.poll, worker.deliver.* / worker.deliver.problems / worker.celery_app
-    def archive_sweep(self, *, cluster_id: str) -> str:
-        """String with a TTL: present while the cluster's archived sweep is not due again."""
-        return self._key("sweep", cluster_id)
+    # worker.detect.cursor / worker.detect.poll: where the cluster's listings stand between polls.
+    def scan_cursor(self, *, cluster_id: str) -> str:
+        """String: the cluster's scan cursor as JSON (watermark, where a stopped read resumes)."""
+        return self._key("scan", cluster_id)
 
+    def scan_seen(self, *, cluster_id: str) -> str:
+        """Set: IDs the running listing in progress has shown so far (cleared when it completes)."""
+        return self._key("scan-seen", cluster_id)
+
+    def cluster_gone(self, *, cluster_id: str) -> str:
+        """String: the DeleteCluster task ID after which the cluster answered ClusterNotFound."""
+        return self._key("gone", cluster_id)
+
+    # worker.deliver.* / worker.deliver.problems / worker.celery_app
     def api_problem(self, *, cluster_id: str) -> str:
         """String: the code of the last permanent ListTasks error announced for the cluster."""
         return self._key("api-problem", cluster_id)

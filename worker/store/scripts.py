@@ -7,7 +7,15 @@ a key itself. :data:`OBSERVE_PAGE` is explained in :mod:`worker.detect.diff`, :d
 
 from __future__ import annotations
 
-__all__ = ["ADVANCE_CURSOR", "EXTEND_LEASE", "OBSERVE_PAGE", "RAISE_WATERMARK", "RELEASE_LEASE", "reply_text"]
+__all__ = [
+    "ADVANCE_CURSOR",
+    "EXTEND_LEASE",
+    "OBSERVE_PAGE",
+    "RAISE_WATERMARK",
+    "RELEASE_LEASE",
+    "SAVE_CURSOR",
+    "reply_text",
+]
 
 
 def reply_text(value: bytes | str) -> str:
@@ -15,14 +23,16 @@ def reply_text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-# KEYS: 1 running set, 2 finished sorted set, 3 baseline marker, 4 outbox stream,
-#       then per task i: state hash (4 + 2i - 1), log list (4 + 2i).
+# KEYS: 1 running set, 2 finished sorted set, 3 baseline marker, 4 outbox stream, 5 poll lease,
+#       then per task i: state hash (5 + 2i - 1), log list (5 + 2i).
 # ARGV: 1 now (ms), 2 now (seconds, JSON text), 3 source, 4 announce running on baseline (1/0),
 #       5 retention (ms), 6 stall minimum (ms), 7 stall factor, 8 finished memory (entries),
 #       9 cluster JSON members ("cluster_name":…,"cluster_labels":{…}), 10 cluster id,
-#       11 the page's facts as one JSON array (packing many small arguments costs most), one
-#       [task id, class (R running, F final, U unknown), status, step, total steps (-1 when unknown)]
-#       per task in KEYS order, then 11 + i: task i's JSON text (kept apart: no escaping, no decoding).
+#       11 fence: the poll lease's owner token ('' = unfenced); another owner means the poll lost its lease
+#       and nothing is written (error FENCED),
+#       12 the page's facts as one JSON array (packing many small arguments costs most), one
+#       [task id, class (R running, F final, U unknown, L lost), status, step, total steps (-1 when
+#       unknown)] per task in KEYS order, then 12 + i: task i's JSON text (kept apart: no escaping).
 # Returns every transition emitted, in order, as emit() describes it. The task's JSON text is spliced into
 # the log's JSON as is: a cjson round trip would turn its empty lists into objects.
 OBSERVE_PAGE = """
@@ -36,6 +46,9 @@ local memory = tonumber(ARGV[8])
 local cluster_json = ARGV[9]
 local cluster_id = ARGV[10]
 local running, finished, outbox = KEYS[1], KEYS[2], KEYS[4]
+if ARGV[11] ~= '' and redis.call('GET', KEYS[5]) ~= ARGV[11] then
+  return redis.error_reply('FENCED the poll lease is held by another poll')
+end
 local baseline = redis.call('EXISTS', KEYS[3]) == 1
 local announce_new_running = baseline or ARGV[4] == '1'
 local out = {}
@@ -47,8 +60,9 @@ local function seconds(ms)
 end
 
 -- Log one transition of the page's task t and return it as one string (cheaper to read than an array):
--- "<page index> <kind> <sequence> <first seen (ms)> <previous step (-1 for none)> <fingerprint>".
-local function emit(t, kind, detail, first_seen, previous_step)
+-- "<page index> <kind> <sequence> <first seen (ms)> <previous step (-1 for none)> <last seen (ms, -1 unless
+-- LOST)> <fingerprint>".
+local function emit(t, kind, detail, first_seen, previous_step, last_seen)
   t.seq = t.seq + 1
   local prev = -1
   if previous_step ~= nil and previous_step >= 0 then prev = previous_step end
@@ -57,9 +71,9 @@ local function emit(t, kind, detail, first_seen, previous_step)
     .. ',"fingerprint":' .. cjson.encode(fingerprint) .. ',"task_key":' .. cjson.encode(t.key)
     .. ',' .. cluster_json .. ',"first_seen":' .. seconds(first_seen) .. ',"observed_at":' .. now_s
     .. ',"previous_step":' .. (prev >= 0 and string.format('%d', prev) or 'null')
-    .. ',"task":' .. t.json .. '}'
+    .. (last_seen and (',"last_seen":' .. seconds(last_seen)) or '') .. ',"task":' .. t.json .. '}'
   redis.call('RPUSH', t.lk, json)
-  out[#out + 1] = table.concat({t.i, kind, t.seq, first_seen, prev, fingerprint}, ' ')
+  out[#out + 1] = table.concat({t.i, kind, t.seq, first_seen, prev, last_seen or -1, fingerprint}, ' ')
   if changed[#changed] ~= t.key then changed[#changed + 1] = t.key end
 end
 
@@ -72,17 +86,19 @@ local function finish(t, task_id)
 end
 
 -- Per task: one HMGET and one HSET, plus a few writes when something happened.
-for i, item in ipairs(cjson.decode(ARGV[11])) do
+for i, item in ipairs(cjson.decode(ARGV[12])) do
   local task_id, class, status, step, total = unpack(item)
-  local t = {i = i, sk = KEYS[3 + 2 * i], lk = KEYS[4 + 2 * i], key = cluster_id .. '/' .. task_id,
-    json = ARGV[11 + i], seq = 0}
+  local t = {i = i, sk = KEYS[4 + 2 * i], lk = KEYS[5 + 2 * i], key = cluster_id .. '/' .. task_id,
+    json = ARGV[12 + i], seq = 0}
   local st = class ~= 'U' and redis.call('HMGET', t.sk, 'step', 'first_seen', 'step_since', 'announce',
-    'stalled_step', 'first_step', 'final', 'seq')
+    'stalled_step', 'first_step', 'final', 'seq', 'last_seen')
   -- A final task never changes again. Its hash says so while it lasts; the finished set remembers longer.
   if not st or st[7] == '1' or (not st[1] and redis.call('ZSCORE', finished, task_id)) then
     -- nothing to do: unknown status, or known final
   elseif not st[1] then
-    if class == 'R' then
+    if class == 'L' then
+      -- never tracked: nothing to close
+    elseif class == 'R' then
       local announce = announce_new_running and '1' or '0'
       if announce == '1' then emit(t, 'started', status, now, nil) end
       redis.call('HSET', t.sk, 'status', status, 'step', step, 'total', total, 'first_seen', now,
@@ -104,7 +120,12 @@ for i, item in ipairs(cjson.decode(ARGV[11])) do
     local old_step, first_seen = tonumber(st[1]), st[2]
     local announced = st[4] == '1'
     local fields = {'last_seen', now}
-    if class == 'F' then
+    if class == 'L' then
+      -- E-HPC no longer reports it: closed for good, its last sighting in the transition.
+      if announced then emit(t, 'lost', status, first_seen, old_step, st[9]) end
+      fields = {'final', 1, 'lost', 1}
+      finish(t, task_id)
+    elseif class == 'F' then
       if announced then emit(t, 'finished', status, first_seen, old_step) end
       fields = {'last_seen', now, 'status', status, 'step', step, 'total', total, 'final', 1}
       finish(t, task_id)
@@ -137,6 +158,21 @@ end
 if #changed > 0 then redis.call('XADD', outbox, '*', 'task_keys', cjson.encode(changed)) end
 if finished_added then redis.call('ZREMRANGEBYRANK', finished, 0, -(memory + 1)) end
 return out
+"""
+
+# KEYS: 1 poll lease, 2 scan cursor, 3 seen-running set. ARGV: 1 fence token ('' = unfenced), 2 cursor JSON,
+# 3 reset the set first (1/0), 4… IDs to add to it. Error FENCED (nothing written) if another poll holds the
+# lease. Explained in worker.detect.cursor.
+SAVE_CURSOR = """
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('FENCED the poll lease is held by another poll')
+end
+redis.call('SET', KEYS[2], ARGV[2])
+if ARGV[3] == '1' then redis.call('DEL', KEYS[3]) end
+for i = 4, #ARGV, 1000 do
+  redis.call('SADD', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+return 1
 """
 
 # KEYS: 1 cursor. ARGV: 1 sequence, 2 retention (ms). Moves the cursor forward only; returns its value.

@@ -2,7 +2,8 @@
 
 ``ClusterId`` is mandatory; ``PageNumber`` 1–999 (default 1); ``PageSize`` 1–50 (default 10);
 ``Archived`` ``true``/``false`` in any letter case (default false: running tasks only); ``TaskId`` selects
-one task whatever its status (``Archived`` is then ignored; an unknown id gives ``Tasks: []``). Tasks come
+one task whatever its status (``Archived`` is then ignored; an unknown id gives ``Tasks: []``). An unknown
+cluster, or one whose DeleteCluster succeeded, answers ``ClusterNotFound``. Tasks come
 newest first; ``TotalCount`` counts every match. ``PageSize`` in the answer echoes the requested page size,
 as Alibaba Cloud's paged APIs do. A 2.0 cluster is not known to this API (``ClusterNotFound``).
 
@@ -34,7 +35,7 @@ def list_tasks(model: Model, params: Mapping[str, str], *, request_id: str) -> d
     page_size = integer_param(params, "PageSize", default=10, low=1, high=50)
     archived = boolean_param(params, "Archived", default=False)
     cluster = model.clusters.get(cluster_id)
-    if cluster is None or cluster.generation != "1.0":
+    if cluster is None or cluster.generation != "1.0" or not model.exists(cluster_id):
         raise ApiError("ClusterNotFound")
     matches = model.matching(cluster_id, archived=archived, task_id=params.get("TaskId") or None)
     start = (page_number - 1) * page_size

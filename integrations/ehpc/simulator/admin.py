@@ -9,12 +9,15 @@ Unsigned, JSON in and out, and kept apart from the API path ``/`` (the API never
 ``POST /_admin/tasks``      ``{"cluster_id", "task_type", "total_steps"?, "step_seconds"?, "outcome"?,
                             "nodes"?}`` → ``{"task_id"}``
 ``POST /_admin/tasks/bulk`` ``{"cluster_id", "count", "status"?}`` → ``{"task_ids"}``
+``POST /_admin/tasks/purge`` ``{"cluster_id", "task_id"}``: E-HPC forgets the task
 ``POST /_admin/operations`` 2.0: ``{"cluster_id", "action", "stages"?, "stage_seconds"?, "outcome"?,
                             "error"?}`` → ``{"request_id"}``
 ``POST /_admin/logs/bulk``  2.0: ``{"cluster_id", "count", "status"?, "spacing"?}`` → ``{"request_ids"}``
 ``POST /_admin/clock``      ``{"advance": seconds}`` → ``{"now"}``
+``POST /_admin/latency``    ``{"seconds"}``: hold every API answer back that long
 ``POST /_admin/faults``     ``{"fault": {"kind", "code"?, "retry_after_ms"?, "seconds"?, "status"?},
-                            "times"?}`` queues it; with ``"rate"`` instead of ``"times"`` sets a rate
+                            "times"?}`` queues it; with ``"rate"`` instead of ``"times"`` sets a rate,
+                            with ``"every": N`` spoils every Nth request
 ``DELETE /_admin/faults``   clears queued faults and rates
 =========================  ================================================================================
 Bad input answers 400 ``{"error": ...}``; an unknown path 404.
@@ -65,6 +68,15 @@ def _dispatch(sim: Simulator, route: tuple[str, str], body: dict[str, Any]) -> A
         case ("POST", "tasks/bulk"):
             status = str(body.get("status", "Success"))
             return {"task_ids": sim.add_tasks(str(body["cluster_id"]), int(body["count"]), status=status)}
+        case ("POST", "tasks/purge"):
+            sim.purge_task(str(body["cluster_id"]), str(body["task_id"]))
+            return {"task_id": body["task_id"]}
+        case ("POST", "latency"):
+            seconds = float(body["seconds"])
+            if seconds < 0:
+                raise ValueError("seconds must be >= 0")
+            sim.latency = seconds
+            return {"latency": seconds}
         case ("POST", "operations"):
             keys = ("stage_seconds", "outcome", "error")
             settings: dict[str, Any] = {k: body[k] for k in keys if k in body}
@@ -87,6 +99,8 @@ def _dispatch(sim: Simulator, route: tuple[str, str], body: dict[str, Any]) -> A
             fault = Fault.from_dict(body["fault"])
             if "rate" in body:
                 sim.set_fault_rate(fault, float(body["rate"]))
+            elif "every" in body:
+                sim.set_fault_every(fault, int(body["every"]))
             else:
                 sim.inject(fault, times=int(body.get("times", 1)))
             return sim.faults()

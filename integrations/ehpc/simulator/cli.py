@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--speed", type=float, default=1.0, help="virtual seconds per wall second (realtime mode; default 1)"
     )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="hold every API answer back this long (default 0)"
+    )
     return parser
 
 
@@ -41,7 +44,9 @@ def run_simulator_cli(argv: list[str] | None = None) -> int:
     try:
         scenario = load_scenario(args.scenario) if args.scenario else default_scenario()
         server = SimulatorServer(
-            simulator=Simulator(scenario=scenario, realtime=True, speed=args.speed),
+            simulator=Simulator(
+                scenario=scenario, realtime=True, speed=args.speed, latency=args.latency_ms / 1000
+            ),
             host=args.host,
             port=args.port,
             access_key_id=args.access_key_id,

@@ -1,4 +1,5 @@
-"""Misbehaviours the simulator can put on an answer, once (a queue) or at a rate (a seeded RNG).
+"""Misbehaviours the simulator can put on an answer: once (a queue), on every Nth request, or at a rate
+(a seeded RNG).
 
 Faults apply to authenticated requests for a known action, after the signature check; each one replaces
 or spoils the normal answer:
@@ -102,12 +103,14 @@ class Fault:
 
 
 class FaultPlan:
-    """Decides which fault, if any, spoils the next answer: the queue first, then each rate in turn."""
+    """Decides which fault, if any, spoils the next answer: the queue, then every-Nth faults, then rates."""
 
     def __init__(self, *, seed: int = 0) -> None:
         self._lock = threading.Lock()
         self._queue: deque[Fault] = deque()
         self._rates: dict[Fault, float] = {}
+        self._every: dict[Fault, int] = {}
+        self._answered = 0
         self._rng = random.Random(seed)  # noqa: S311 - determinism, not secrecy
 
     def inject(self, fault: Fault, *, times: int = 1) -> None:
@@ -125,17 +128,33 @@ class FaultPlan:
             else:
                 self._rates.pop(fault, None)
 
+    def set_every(self, fault: Fault, every: int) -> None:
+        """Spoil every ``every``-th request (counted from now) with ``fault``; 0 removes it."""
+        if every < 0:
+            raise ValueError("every must be >= 0")
+        with self._lock:
+            self._answered = 0
+            if every:
+                self._every[fault] = every
+            else:
+                self._every.pop(fault, None)
+
     def clear(self) -> None:
-        """Forget every queued fault and rate."""
+        """Forget every queued fault, every-Nth fault and rate."""
         with self._lock:
             self._queue.clear()
             self._rates.clear()
+            self._every.clear()
 
     def next(self) -> Fault | None:
         """The fault for the request being answered now, or None."""
         with self._lock:
+            self._answered += 1
             if self._queue:
                 return self._queue.popleft()
+            for fault, every in self._every.items():
+                if self._answered % every == 0:
+                    return fault
             for fault, rate in self._rates.items():
                 if self._rng.random() < rate:
                     return fault
@@ -147,4 +166,5 @@ class FaultPlan:
             return {
                 "queued": [f.to_dict() for f in self._queue],
                 "rates": [{"fault": f.to_dict(), "rate": r} for f, r in self._rates.items()],
+                "every": [{"fault": f.to_dict(), "every": n} for f, n in self._every.items()],
             }

@@ -3,9 +3,12 @@
 A task is a timeline, not a mutable record: from its start time, step length and outcome, its
 ``Status`` / ``CurrentStep`` at any clock reading follow, so advancing the clock needs no bookkeeping.
 A ``Fail`` task stops at its middle step, ``Success`` and ``PartialFail`` run to ``TotalSteps``.
-Bulk-added tasks are *pinned*: their status never changes. A cluster is of generation ``1.0`` (tasks,
-ListTasks) or ``2.0`` (operations and their logs, :mod:`~integrations.ehpc.simulator.oplog`); the other
-API does not see it. Not thread-safe; the service holds a lock.
+Bulk-added tasks are *pinned*: their status never changes. A task scheduled for later (``started_at`` in
+the future) is invisible until then; a *purged* task is gone from every answer, TaskId lookups included (the
+cloud forgot its history). A cluster whose ``DeleteCluster`` task has succeeded no longer exists: ListTasks
+then answers ``ClusterNotFound``. A cluster is of generation ``1.0`` (tasks, ListTasks) or ``2.0``
+(operations and their logs, :mod:`~integrations.ehpc.simulator.oplog`); the other API does not see it.
+Not thread-safe; the service holds a lock.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from integrations.ehpc.simulator.oplog import OpSpec, SimOperation
@@ -87,6 +90,11 @@ class SimTask:
     failed_ids: frozenset[str]
     request: dict[str, Any]
     pinned_status: str | None = None
+    purged_at: float | None = None
+
+    def visible(self, now: float) -> bool:
+        """Whether ListTasks shows the task at ``now``: started, and not purged yet."""
+        return self.started_at <= now and (self.purged_at is None or now < self.purged_at)
 
     @property
     def _end_step(self) -> int:
@@ -304,6 +312,23 @@ class Model:
             for _ in range(count)
         ]
 
+    def purge_task(self, cluster_id: str, task_id: str) -> None:
+        """Make E-HPC forget a task from now on: no listing shows it, a TaskId lookup finds nothing."""
+        cluster = self._cluster(cluster_id, generation="1.0")
+        task = cluster.tasks[task_id]
+        cluster.tasks[task_id] = replace(task, purged_at=self.clock.now())
+
+    def exists(self, cluster_id: str) -> bool:
+        """False for an unknown cluster and for one whose DeleteCluster task has succeeded."""
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:
+            return False
+        now = self.clock.now()
+        return not any(
+            task.task_type == "DeleteCluster" and task.visible(now) and task.state(now)[0] == "Success"
+            for task in cluster.tasks.values()
+        )
+
     def matching(self, cluster_id: str, *, archived: bool, task_id: str | None) -> list[SimTask]:
         """Tasks a ListTasks query selects, newest first (start time, then TaskId)."""
         self.catch_up()
@@ -311,8 +336,12 @@ class Model:
         now = self.clock.now()
         if task_id is not None:
             found = cluster.tasks.get(task_id)
-            return [found] if found else []
-        chosen = [t for t in cluster.tasks.values() if archived or t.state(now)[0] == "Processing"]
+            return [found] if found and found.visible(now) else []
+        chosen = [
+            t
+            for t in cluster.tasks.values()
+            if t.visible(now) and (archived or t.state(now)[0] == "Processing")
+        ]
         return sorted(chosen, key=lambda t: (t.started_at, t.task_id), reverse=True)
 
     def catch_up(self) -> None:

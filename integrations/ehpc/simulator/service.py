@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from integrations.ehpc.simulator.actions import ACTIONS
@@ -59,7 +59,8 @@ class RequestRecord:
     code: str | None  # the error code, None on success
     fault: str | None  # the fault kind applied, if any
     request_id: str
-    at: float  # wall time (time.time())
+    at: float  # wall time (time.time()) when the request arrived
+    delay: float = 0.0  # wall seconds the answer was held back (latency, slow faults): done at ``at + delay``
 
 
 class Simulator:
@@ -72,9 +73,14 @@ class Simulator:
         realtime: bool = False,
         speed: float = 1.0,
         seed: int = 0,
+        latency: float = 0.0,
         epoch: float | None = None,
     ) -> None:
-        """``epoch``: the Unix time of virtual time 0 (default: now), for the 2024 API's Unix windows."""
+        """``latency``: wall seconds every API answer is held back, as a distant cloud would (benchmarks);
+        ``epoch``: the Unix time of virtual time 0 (default: now), for the 2024 API's Unix windows."""
+        if latency < 0:
+            raise ValueError("latency must be >= 0")
+        self.latency = latency
         self.clock = Clock(realtime=realtime, speed=speed)
         self._model = Model(
             clock=self.clock, seed=seed, activity=scenario.activity if scenario else None, epoch=epoch
@@ -100,8 +106,14 @@ class Simulator:
         step_seconds: float = 10.0,
         outcome: str = "Success",
         nodes: int = 2,
+        start_in: float = 0.0,
     ) -> str:
-        """Start an operation now, one step per ``step_seconds`` virtual seconds; returns its TaskId."""
+        """Start an operation, one step per ``step_seconds`` virtual seconds; returns its TaskId.
+
+        ``start_in`` > 0 schedules it that many virtual seconds from now (invisible until then).
+        """
+        if start_in < 0:
+            raise ValueError("start_in must be >= 0")
         with self._lock:
             operation = Operation(
                 task_type=task_type,
@@ -110,7 +122,12 @@ class Simulator:
                 step_seconds=step_seconds,
                 nodes=nodes,
             )
-            return self._model.start_task(cluster_id, operation)
+            return self._model.start_task(cluster_id, operation, started_at=self.clock.now() + start_in)
+
+    def purge_task(self, cluster_id: str, task_id: str) -> None:
+        """Forget a task from now on: gone from every listing, and a TaskId lookup finds nothing."""
+        with self._lock:
+            self._model.purge_task(cluster_id, task_id)
 
     def add_tasks(self, cluster_id: str, count: int, *, status: str = "Success") -> list[str]:
         """Add ``count`` tasks that stay at ``status`` for ever (for paging tests)."""
@@ -193,8 +210,12 @@ class Simulator:
         """Spoil a fraction ``rate`` of the API answers with ``fault`` (seeded, so reproducible)."""
         self._faults.set_rate(fault, rate)
 
+    def set_fault_every(self, fault: Fault, every: int) -> None:
+        """Spoil every ``every``-th API answer from now on with ``fault`` (0 removes it)."""
+        self._faults.set_every(fault, every)
+
     def clear_faults(self) -> None:
-        """Remove queued faults and rates."""
+        """Remove queued faults, every-Nth faults and rates."""
         self._faults.clear()
 
     def faults(self) -> dict[str, Any]:
@@ -212,6 +233,7 @@ class Simulator:
     def handle(self, request: IncomingRequest, *, authenticator: Authenticator, host_id: str) -> Answer:
         """Authenticate, maybe spoil, and answer one API request; every outcome is logged."""
         request_id = new_request_id()
+        arrived = time.time()
         action: str | None = None
         params: dict[str, str] = {}
         style: str | None = None
@@ -233,6 +255,8 @@ class Simulator:
             answer = error_answer(
                 error, request_id=request_id, host_id=host_id, retry_after_ms=retry_after_ms
             )
+        if self.latency and answer.body is not None and style is not None:
+            answer = replace(answer, delay=answer.delay + self.latency)
         with self._lock:
             self._log.append(
                 RequestRecord(
@@ -243,7 +267,8 @@ class Simulator:
                     code=answer.code,
                     fault=fault.kind.value if fault else None,
                     request_id=request_id,
-                    at=time.time(),
+                    at=arrived,
+                    delay=answer.delay,
                 )
             )
         return answer

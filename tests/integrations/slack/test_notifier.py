@@ -117,6 +117,21 @@ def test_stalled_posts_one_thread_warning(
     assert "stalled" in warning.text
 
 
+def test_lost_edits_the_parent_and_replies_once_with_the_last_seen_state(
+    slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier]
+) -> None:
+    lost = make_transition(TransitionKind.LOST, sequence=2, current_step=3)
+    notifier = make_notifier()
+    notifier.send(STARTED)
+    notifier.send(lost)
+    notifier.send(lost)
+
+    [message] = slack_standin.messages(CHANNEL)
+    [notice] = slack_standin.replies(CHANNEL, message.ts)
+    assert "No longer reported by E-HPC" in message.text
+    assert "E-HPC no longer reports this task; last seen Processing 3/10" in notice.text
+
+
 def test_an_older_sequence_never_overwrites_a_newer_one(
     slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier]
 ) -> None:

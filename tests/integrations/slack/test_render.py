@@ -17,6 +17,7 @@ from integrations.slack.render import (
     render_cluster_problem,
     render_digest,
     render_final_reply,
+    render_lost_notice,
     render_stalled_warning,
     render_task_message,
 )
@@ -217,3 +218,20 @@ def test_digest_beyond_what_fits_ends_with_and_n_more() -> None:
     assert_within_limits(message)
     assert "more" in message.blocks[-2]["text"]["text"]
     assert "3000 E-HPC tasks finished" in message.text
+
+
+def test_a_lost_task_says_what_was_last_seen_and_when_escaped() -> None:
+    task = make_task(current_step=12, total_steps=35, raw_task_type="AddComputes")
+
+    notice = render_lost_notice(task=task, cluster_name=PING, last_seen=START)
+    parent = render_task_message(task=task, cluster_name="genomics", first_seen=START, now=START, lost=True)
+
+    assert "E-HPC no longer reports this task; last seen Processing 12/35 at 2026-11-26 10:00:00 UTC" in (
+        notice.text
+    )
+    assert "<!channel>" not in all_text(notice)
+    assert ":ghost:" in all_text(parent)
+    assert "No longer reported by E-HPC" in all_text(parent)
+    assert ":hourglass_flowing_sand:" not in all_text(parent)
+    assert_within_limits(notice)
+    assert_within_limits(parent)

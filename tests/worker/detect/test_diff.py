@@ -15,7 +15,7 @@ from integrations.ehpc.schema import RawTask
 from integrations.ehpc.task import Task, normalize
 from tests.fixtures.environment import REDIS_URL
 from tests.fixtures.redis_counting import CountingRedis
-from worker.detect.diff import ClusterRef, Source, TaskState, task_key_of
+from worker.detect.diff import ClusterRef, PollLeaseLost, Source, TaskState, task_key_of
 from worker.store.keys import Keys
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -111,7 +111,7 @@ def test_final_status_is_finished_once_and_never_left(state: TaskState, status: 
     assert _observe(state, [_task("t1", status="Success", step=10)], source=Source.LOOKUP) == []
 
 
-@pytest.mark.parametrize("source", list(Source))
+@pytest.mark.parametrize("source", [source for source in Source if source is not Source.LOST])
 def test_task_first_seen_final_is_one_finished(state: TaskState, source: Source) -> None:
     [finished] = _observe(state, [_task("t1", status="Success", step=10)], source=source)
     assert (finished.kind, finished.sequence, finished.previous_step) == (TransitionKind.FINISHED, 1, None)
@@ -252,3 +252,51 @@ def test_a_cluster_can_override_the_baseline_setting(redis_client: redis.Redis, 
     state = TaskState(client=redis_client, keys=keys, announce_running_on_baseline=True)
     quiet = CLUSTER.model_copy(update={"announce_running_on_baseline": False})
     assert state.observe_page(cluster=quiet, tasks=[_task("t1")], now=T0, source=Source.RUNNING) == []
+
+
+def test_lost_closes_a_tracked_task_once_with_its_last_sighting(state: TaskState) -> None:
+    _observe(state, [_task("t1", step=3)])
+    _observe(state, [_task("t1", step=5)], at=T0 + timedelta(minutes=1))
+    [sighting] = state.last_sightings(cluster_id=CLUSTER.cluster_id, task_ids=["t1", "never-seen"]).values()
+
+    [lost] = _observe(state, [sighting.task], at=T0 + timedelta(minutes=9), source=Source.LOST)
+
+    assert (lost.kind, lost.sequence, lost.task.current_step) == (TransitionKind.LOST, 3, 5)
+    assert lost.last_seen == sighting.last_seen == T0 + timedelta(minutes=1)
+    task_key = task_key_of(cluster_id=CLUSTER.cluster_id, task_id="t1")
+    assert state.transitions_after(task_key=task_key, sequence=2) == [lost]
+    assert state.running_task_ids(cluster_id=CLUSTER.cluster_id) == set()
+    assert _observe(state, [_task("t1", status="Success", step=10)]) == []  # closed for good
+    assert _observe(state, [_task("t2")], source=Source.LOST) == []  # never tracked: nothing to close
+
+
+def test_a_silent_task_is_closed_silently(redis_client: redis.Redis, keys: Keys) -> None:
+    state = TaskState(client=redis_client, keys=keys, announce_running_on_baseline=False)
+    _observe(state, [_task("t1", step=4)])
+    [sighting] = state.last_sightings(cluster_id=CLUSTER.cluster_id, task_ids=["t1"]).values()
+
+    assert (sighting.announced, sighting.task.current_step, sighting.task.total_steps) == (False, 4, 10)
+    assert _observe(state, [sighting.task], source=Source.LOST) == []
+    assert state.running_task_ids(cluster_id=CLUSTER.cluster_id) == set()
+
+
+def test_missed_lookups_are_counted_until_cleared(state: TaskState) -> None:
+    _observe(state, [_task("t1")])
+    counts = [state.record_missed_lookup(cluster_id=CLUSTER.cluster_id, task_id="t1") for _ in range(3)]
+    state.clear_missed_lookups(cluster_id=CLUSTER.cluster_id, task_id="t1")
+
+    assert counts == [1, 2, 3]
+    assert state.record_missed_lookup(cluster_id=CLUSTER.cluster_id, task_id="t1") == 1
+
+
+def test_a_poll_that_lost_its_lease_writes_nothing(state: TaskState, redis_client: redis.Redis) -> None:
+    ttl = timedelta(minutes=1)
+    stale = state.acquire_poll_lease(cluster_id=CLUSTER.cluster_id, ttl=ttl)
+    assert stale is not None
+    redis_client.delete(stale.key)  # it expired while the poll was slow, and another poll took over
+    assert state.acquire_poll_lease(cluster_id=CLUSTER.cluster_id, ttl=ttl) is not None
+
+    with pytest.raises(PollLeaseLost):
+        state.observe_page(cluster=CLUSTER, tasks=[_task("t1")], now=T0, source=Source.RUNNING, fence=stale)
+
+    assert state.running_task_ids(cluster_id=CLUSTER.cluster_id) == set()

@@ -48,7 +48,22 @@ def test_queue_rate_and_clear_faults(simulator: SimulatorServer, cluster: str) -
 
     assert queued["queued"] == [fault, fault]
     assert rated["rates"] == [{"fault": Fault.drop().to_dict(), "rate": 0.25}]
-    assert cleared == {"queued": [], "rates": []}
+    assert cleared == {"queued": [], "rates": [], "every": []}
+
+
+def test_every_nth_fault_latency_and_purge_over_http(simulator: SimulatorServer, cluster: str) -> None:
+    fault = Fault.error("Throttling.User").to_dict()
+    task_id = simulator.simulator.start_task(cluster, "AddComputes")
+
+    every = admin(simulator, "POST", "faults", {"fault": fault, "every": 10}).json()
+    latency = admin(simulator, "POST", "latency", {"seconds": 0.05}).json()
+    purged = admin(simulator, "POST", "tasks/purge", {"cluster_id": cluster, "task_id": task_id})
+
+    assert every["every"] == [{"fault": fault, "every": 10}]
+    assert latency == {"latency": 0.05}
+    assert purged.status_code == 200
+    assert list_tasks(simulator, cluster_id=cluster, archived=True).body.tasks == []
+    assert simulator.simulator.requests[-1].delay == pytest.approx(0.05)
 
 
 def test_request_log(simulator: SimulatorServer, cluster: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from alibabacloud_ehpc20180412.models import ListTasksRequest
@@ -132,6 +133,29 @@ def test_rate_one_spoils_every_answer_until_cleared(simulator: SimulatorServer, 
     simulator.simulator.clear_faults()
 
     assert list_tasks(simulator, cluster_id=cluster).status_code == 200
+
+
+def test_every_tenth_request_is_spoiled(simulator: SimulatorServer, cluster: str) -> None:
+    simulator.simulator.set_fault_every(Fault.error("Throttling.User", retry_after_ms=100), 10)
+
+    throttled = []
+    for number in range(1, 31):
+        try:
+            list_tasks(simulator, cluster_id=cluster)
+        except ThrottlingException:
+            throttled.append(number)
+
+    assert throttled == [10, 20, 30]
+
+
+def test_latency_holds_every_answer_back(simulator: SimulatorServer, cluster: str) -> None:
+    simulator.simulator.latency = 0.2
+
+    started = time.monotonic()
+    list_tasks(simulator, cluster_id=cluster)
+
+    assert time.monotonic() - started >= 0.2
+    assert simulator.simulator.requests[-1].delay == pytest.approx(0.2)
 
 
 def test_rates_are_seeded() -> None:

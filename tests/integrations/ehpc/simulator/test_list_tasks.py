@@ -175,3 +175,45 @@ def test_wire_shape(simulator: SimulatorServer, cluster: str) -> None:
     ]
     assert json.loads(task["Errors"]) == []
     assert json.loads(task["Request"])["clusterId"] == cluster
+
+
+def _ids(simulator: SimulatorServer, **params: object) -> list[str]:
+    body = list_tasks(simulator, page_size=50, **params).body
+    return [task.task_id for task in body.tasks]
+
+
+def test_a_task_scheduled_for_later_is_invisible_until_it_starts(
+    simulator: SimulatorServer, cluster: str
+) -> None:
+    sim = simulator.simulator
+    later = sim.start_task(cluster, "StartComputes", start_in=30)
+
+    assert _ids(simulator, cluster_id=cluster, archived=True) == []
+    assert _ids(simulator, cluster_id=cluster, task_id=later) == []
+    sim.advance(30)
+    assert _ids(simulator, cluster_id=cluster) == [later]
+
+
+def test_a_purged_task_is_gone_from_every_answer(simulator: SimulatorServer, cluster: str) -> None:
+    sim = simulator.simulator
+    kept, purged = sim.start_task(cluster, "AddComputes"), sim.start_task(cluster, "AddComputes")
+
+    sim.purge_task(cluster, purged)
+
+    assert _ids(simulator, cluster_id=cluster) == [kept]
+    assert _ids(simulator, cluster_id=cluster, archived=True) == [kept]
+    assert _ids(simulator, cluster_id=cluster, task_id=purged) == []
+
+
+def test_a_cluster_is_not_found_once_its_delete_cluster_succeeded(
+    simulator: SimulatorServer, cluster: str
+) -> None:
+    sim = simulator.simulator
+    deleting = sim.start_task(cluster, "DeleteCluster", total_steps=2, step_seconds=10)
+    sim.advance(10)
+    assert _ids(simulator, cluster_id=cluster) == [deleting]  # still running: the cluster is there
+
+    sim.advance(10)
+    answer = send_v3(simulator, {"ClusterId": cluster})
+
+    assert (answer.status_code, answer.json()["Code"]) == (404, "ClusterNotFound")
