@@ -14,6 +14,7 @@ and the SDKs' own loggers are quieted (:func:`worker.ops.logs.quiet_sdk_loggers`
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -25,7 +26,7 @@ from integrations.ehpc.errors import EhpcError
 from worker.config.models import ConfigError
 from worker.config.settings import Settings
 from worker.detect.poll2024 import generation_of
-from worker.ops.logs import quiet_sdk_loggers
+from worker.ops.logs import configure_logging, quiet_sdk_loggers
 from worker.runtime import Runtime
 
 __all__ = ["CheckResult", "run_check", "run_checks"]
@@ -167,6 +168,8 @@ def run_check() -> int:
         for problem in _configuration_problems(error):
             print(f"FAIL  configuration  {problem}")
         return 1
+    # The masked handler for what is logged while checking; the table is the output, so warnings only.
+    configure_logging(level=os.environ.get("EHPC_LOG_LEVEL") or "WARNING")
     results = run_checks(rt)
     width = max(len(result.name) for result in results)
     for result in results:

@@ -40,9 +40,11 @@ __all__ = [
 ]
 
 CONTEXT_FIELDS = ("cluster", "task_id", "fingerprint", "target")
-# Alibaba Cloud's credentials chain ("credentials"), Tea and darabonba; slack-sdk's Web API client; urllib3.
+# Alibaba Cloud's credentials chain ("credentials", and the scheduler its ECS RAM role provider refreshes
+# with), Tea and darabonba; slack-sdk's Web API client; urllib3.
 SDK_LOGGERS = (
     "credentials",
+    "apscheduler",
     "alibabacloud-tea",
     "alibabacloud_credentials",
     "darabonba",
