@@ -58,6 +58,12 @@ channel=ehpc-demo
 standin=http://127.0.0.1:$SLACK_STANDIN_PORT/api/
 simulator=http://127.0.0.1:$EHPC_SIMULATOR_PORT/
 probe() { python3 scripts/compose-smoke-probe.py "$@"; }
+no_restarts() {  # no container of the stack was restarted by its restart policy (a crash loop)
+  local restarted
+  restarted=$("${compose[@]}" ps -aq | xargs docker inspect --format '{{.Name}} {{.RestartCount}}' |
+    awk '$2 != 0')
+  [ -z "$restarted" ] || { echo "restarted by Docker (name, count):" >&2; echo "$restarted" >&2; return 1; }
+}
 quiet() {  # quiet COMMAND…: its output only when it fails (compose's progress lines are many)
   "$@" > "$state/quiet.log" 2>&1 || { local status=$?; cat "$state/quiet.log" >&2; return "$status"; }
 }
@@ -114,6 +120,7 @@ phase up "the demo profile, every healthcheck passing"
 "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
 quiet "${compose[@]}" up -d --no-build --wait --wait-timeout 180
 "${compose[@]}" ps --format 'table {{.Service}}\t{{.Status}}' >&2
+no_restarts
 
 phase deliver "a simulated task reaches the Slack stand-in"
 probe delivered "$standin" "$channel" 90
@@ -134,3 +141,5 @@ log "Redis restarted; waiting for every service to be healthy again and the task
 quiet "${compose[@]}" up -d --no-build --no-recreate --scale worker-deliver=2 --wait --wait-timeout 120
 probe final "$standin" "$channel" "$key" 120
 probe unique "$standin" "$channel"
+no_restarts
+log "no container was restarted by Docker"

@@ -55,9 +55,12 @@ lists=$(mktemp -d)
 trap 'rm -rf "$lists"' EXIT
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 # The Debian mirror this host already uses (deb822 .sources or one-line sources.list), or EHPC_DEBIAN_MIRROR.
-mirror=${EHPC_DEBIAN_MIRROR:-$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-  sed -n -e 's/^URIs: *\(http[^ ]*\/debian\)\/*$/\1/p' -e 's/^deb  *\(http[^ ]*\/debian\)\/* .*/\1/p' |
-  head -n 1)}
+debian_mirror() {
+  { cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true; } |
+    sed -n -e 's/^URIs: *\(http[^ ]*\/debian\)\/*$/\1/p' -e 's/^deb  *\(http[^ ]*\/debian\)\/* .*/\1/p' |
+    head -n 1
+}
+mirror=${EHPC_DEBIAN_MIRROR:-$(debian_mirror)}
 if [ -z "$mirror" ]; then
   echo "docker-install: no Debian mirror found in /etc/apt; set EHPC_DEBIAN_MIRROR" >&2
   exit 1

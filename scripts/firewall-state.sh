@@ -28,6 +28,8 @@ restore_xtables() {
   "$tool-restore" < "$saved"
 }
 
+normal() { grep -v '^#' "$1" | sed 's/\[[0-9]*:[0-9]*\]//g'; }
+
 case "$action" in
   save)
     mkdir -p "$dir"
@@ -49,6 +51,16 @@ case "$action" in
     if [ -s "$dir/ip_forward" ]; then
       sysctl -q -w "net.ipv4.ip_forward=$(cat "$dir/ip_forward")"
     fi
+    # Check: the rules now are the rules saved (packet counters and comments aside).
+    "$0" save "$dir/now"
+    for rules in "$dir"/*.rules "$dir/ip_forward"; do
+      [ -e "$rules" ] || continue
+      if ! diff <(normal "$rules") <(normal "$dir/now/${rules##*/}") >/dev/null; then
+        echo "firewall-state: ${rules##*/} differs from what was saved after the restore" >&2
+        exit 1
+      fi
+    done
+    echo "firewall-state: rules and IP forwarding restored as found" >&2
     ;;
   *)
     echo "usage: $0 save|restore DIR" >&2
