@@ -209,8 +209,12 @@ class MessageRefStore(Protocol):
     def put(self, task_key: str, ref: MessageRef) -> None:
         """Record (or move forward) the task's message."""
 
-    def begin(self, task_key: str, item: str) -> bool:
-        """Note an attempt to post ``item``; True when an earlier attempt was already noted."""
+    def begin(self, task_key: str, item: str, *, at: datetime) -> datetime | None:
+        """Note an attempt to post ``item`` starting ``at``; returns when an earlier attempt whose outcome
+        is unknown began (its message may exist), or None when there was none."""
+
+    def forget(self, task_key: str, item: str) -> None:
+        """Drop the attempt mark of ``item``: the vendor answered that nothing was posted."""
 
     def reply(self, task_key: str, fingerprint: str) -> str | None:
         """The ts of the reply (or digest) that delivered ``fingerprint``, or None."""

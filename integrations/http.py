@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -55,24 +55,39 @@ _TOKEN_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-]{16,}$")
 
 
 class BridgeSession(requests.Session):
-    """A ``requests.Session`` whose requests time out by default (requests' own default is never)."""
+    """A ``requests.Session`` whose requests time out by default (requests' own default is never).
 
-    def __init__(self, *, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+    ``before_request`` runs before every request: the worker renews the calling delivery's lease there, so
+    a send of several calls never outlives it (:mod:`worker.deliver.fence`).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        before_request: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__()
         self.default_timeout = timeout
+        self.before_request = before_request
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         """Send like ``requests.Session.request``, with ``default_timeout`` unless one is given."""
+        if self.before_request is not None:
+            self.before_request()
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         return super().request(*args, **kwargs)
 
 
 def new_session(
-    *, timeout: tuple[float, float] = DEFAULT_TIMEOUT, user_agent: str = USER_AGENT
+    *,
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    user_agent: str = USER_AGENT,
+    before_request: Callable[[], None] | None = None,
 ) -> BridgeSession:
     """Build the shared session: default ``(connect, read)`` timeout, our User-Agent, zero retries."""
-    session = BridgeSession(timeout=timeout)
+    session = BridgeSession(timeout=timeout, before_request=before_request)
     session.headers["User-Agent"] = user_agent
     adapter = HTTPAdapter(max_retries=0)
     session.mount("http://", adapter)

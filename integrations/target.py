@@ -137,6 +137,9 @@ class SlackAccess:
 
     token: SecretStr | None
     base_url: str
+    timeout: int = 10  # seconds one Web API call may take (EHPC_SLACK_TIMEOUT)
+    # Counts a lookup Slack refused (channel, error): the message was posted without one.
+    on_history_refused: Callable[[str, str], None] | None = None
 
 
 class StateStore(Protocol):
@@ -176,6 +179,9 @@ class NotifierContext:
     stores_for: Callable[[str], DeliveryStores] | None = None
     slack: SlackAccess | None = None
     incidents_for: Callable[[str], IncidentLedger] | None = None
+    # Run before every vendor call a notifier makes outside the shared session (the worker renews the
+    # delivery's lease there: worker.deliver.fence).
+    before_call: Callable[[], None] | None = None
 
     def incident_order(self, target_name: str) -> IncidentOrder:
         """How ``target_name`` orders failures and successes (stateless without ``incidents_for``)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache, partial
 from typing import Any
 
@@ -18,13 +19,20 @@ import requests
 from integrations.base import DeliveryPolicy, DeliveryStores, Notifier, Transition
 from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.client2024 import EhpcClient2024
-from integrations.http import new_session
+from integrations.http import DEFAULT_TIMEOUT, new_session
 from integrations.registry import Destination, build_destination
 from integrations.slack.links import first_slack_thread_links
-from integrations.target import MissingSettingError, NotifierContext, SlackAccess, TargetConfig
+from integrations.target import (
+    MissingSettingError,
+    NotifierContext,
+    SlackAccess,
+    SlackTarget,
+    TargetConfig,
+)
 from worker.config.clusters import load_bridge_config
 from worker.config.models import BridgeConfig, ClusterConfig
 from worker.config.settings import Settings
+from worker.deliver import fence
 from worker.deliver.budget import ChannelBudget
 from worker.deliver.digests import DigestQueue
 from worker.deliver.edits import EditCoalescing
@@ -35,8 +43,10 @@ from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
 from worker.detect.cursor import CursorStore
 from worker.detect.diff import ClusterRef, TaskState
 from worker.detect.oplog import OperationMemory
+from worker.ops import metrics
 from worker.routing import route
 from worker.slack_app.lookup import Lookup
+from worker.store.epoch import Epoch
 from worker.store.keys import Keys
 
 __all__ = ["Runtime", "runtime"]
@@ -61,6 +71,7 @@ class Runtime:
     mutes: Mutes = field(init=False)
     budget: ChannelBudget = field(init=False)
     digests: DigestQueue = field(init=False)
+    epoch: Epoch = field(init=False)
     session: requests.Session = field(init=False)
     _ehpc: dict[str, EhpcClient] = field(init=False, default_factory=dict)
     _ehpc2024: dict[str, EhpcClient2024] = field(init=False, default_factory=dict)
@@ -87,7 +98,8 @@ class Runtime:
             client=self.redis, keys=self.keys, rate=self.settings.slack_rate, burst=self.settings.slack_burst
         )
         self.digests = DigestQueue(client=self.redis, keys=self.keys)
-        self.session = new_session()
+        self.epoch = Epoch(client=self.redis, keys=self.keys)
+        self.session = new_session(before_request=fence.renew)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -192,27 +204,47 @@ class Runtime:
             budget=self.budget,
             digests=self.digests,
             mutes=self.mutes,
-            refs=self._message_refs(target_name),
+            refs=self.message_refs(target_name),
         )
 
-    def _message_refs(self, target_name: str) -> RedisMessageRefs:
+    def message_refs(self, target_name: str) -> RedisMessageRefs:
+        """Where the Slack target ``target_name`` keeps each task's message (channel, ts, sequence)."""
         return RedisMessageRefs(
-            client=self.redis, key_for=partial(self.keys.slack_message, destination=target_name)
+            client=self.redis,
+            key_for=partial(self.keys.slack_message, destination=target_name),
+            suspect_since=lambda now: self.epoch.suspect_since(now=now),
         )
 
     def _slack_access(self) -> SlackAccess:
-        return SlackAccess(token=self.settings.slack_bot_token, base_url=self.settings.slack_api_url)
+        return SlackAccess(
+            token=self.settings.slack_bot_token,
+            base_url=self.settings.slack_api_url,
+            timeout=self.settings.slack_timeout,
+            on_history_refused=metrics.record_slack_history_unreadable,
+        )
 
     def _build(self, target: TargetConfig, scope: str) -> Destination:
         context = NotifierContext(
             state_for=lambda name: RedisTargetState(client=self.redis, keys=self.keys, target=name),
-            thread_links=first_slack_thread_links(self.config.targets, refs_for=self._message_refs),
+            thread_links=first_slack_thread_links(self.config.targets, refs_for=self.message_refs),
             scope=scope,
             stores_for=self._stores,
             slack=self._slack_access(),
             incidents_for=lambda name: RedisIncidentLedger(client=self.redis, keys=self.keys, target=name),
+            before_call=fence.renew,
         )
         return build_destination(target, session=self.session, context=context)
+
+    def delivery_lease_ttl(self, destination: str) -> timedelta:
+        """How long a delivery's lease lasts between renewals (renewed before every vendor call).
+
+        One and a half times the longest one call to ``destination`` may take (``EHPC_SLACK_TIMEOUT`` for
+        Slack, the shared session's connect + read timeouts for the others), so a call started right after
+        a renewal ends, or times out, before the lease can pass to another worker.
+        """
+        slack = isinstance(self.targets.get(destination), SlackTarget)
+        longest = float(self.settings.slack_timeout) if slack else sum(DEFAULT_TIMEOUT)
+        return timedelta(seconds=1.5 * longest)
 
     def poll_interval(self, cluster_id: str) -> float:
         """Seconds between two polls of ``cluster_id`` (its own setting, else ``EHPC_POLL_INTERVAL``)."""

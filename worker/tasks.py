@@ -71,7 +71,7 @@ def poll_cluster_task(self: CeleryTask, cluster_id: str) -> dict[str, Any]:
         announce_api_problem(rt, cluster_id=cluster_id, error=error)
         return {"error": error.code}
     clear_api_problem(rt, cluster_id=cluster_id)
-    if outcome.transitions:
+    if outcome.transitions or outcome.rechecked:
         dispatch_outbox.delay()
     return {
         "transitions": len(outcome.transitions),

@@ -6,10 +6,20 @@ thread warning. Where each task's message lives is kept behind
 :class:`~integrations.base.MessageRefStore` (the worker hands in its Redis store).
 
 Exactly once, even when a worker dies between posting and recording: every message carries Slack message
-metadata naming its ``task_key`` and ``fingerprint``. Before posting, the store notes the attempt; if an
-earlier attempt was noted but never recorded, the notifier looks for its message in
-``conversations.history`` (parent) or ``conversations.replies`` (reply) and adopts it instead of posting
-again. Only that crash path pays for the lookup.
+metadata naming its ``task_key`` and ``fingerprint``. Before posting, the store notes the attempt and when
+it began. Ambiguous is not the same as failed:
+
+- an *answer* that says nothing was posted (429, an ``ok: false`` error, a 5xx from Slack itself) or a
+  connection that was never made: the mark is forgotten and the retry posts again without a lookup;
+- no answer after the request was sent (a timeout, a reset connection, a gateway's non-Slack 5xx) or a
+  worker killed mid-call: the mark stays, and the next attempt looks the message up by its metadata in
+  ``conversations.history`` (parent) or ``conversations.replies`` (reply) from that attempt's time onward,
+  following ``cursor`` pages, and adopts it instead of posting again.
+
+When history can't be read (``not_in_channel``: the bot posts through ``chat:write.public``;
+``missing_scope``: no ``channels:history``/``groups:history``) the notifier posts anyway — at least once
+beats lost — and reports it through ``on_history_refused`` (a metric); a refused lookup never fails a
+delivery. ``ehpc-bridge check`` says which channel lacks which scope or membership (:meth:`check_history`).
 
 Errors (see :mod:`integrations.base`): HTTP 429 → ``RetryableDeliveryError`` with the Retry-After seconds;
 5xx, Slack's transient error codes, timeouts and dropped connections → ``RetryableDeliveryError``; any
@@ -21,9 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.error import URLError
 
@@ -53,22 +65,52 @@ from integrations.slack.render import (
 )
 from integrations.target import NotifierContext, SlackTarget, TargetSetupError
 
-__all__ = ["DEFAULT_BASE_URL", "SlackNotifier", "build_slack_notifier"]
+__all__ = ["DEFAULT_BASE_URL", "ChannelRecord", "PostedTask", "SlackNotifier", "build_slack_notifier"]
 
 DEFAULT_BASE_URL = "https://slack.com/api/"
 DESTINATION = "slack"
 PARENT_EVENT = "ehpc_task"
 REPLY_EVENT = "ehpc_task_reply"
 DIGEST_EVENT = "ehpc_digest"
+REBUILT_EVENT = "ehpc_state_rebuilt"
 _PARENT_ATTEMPT = "parent"
+# The transitions that close a task: shown whatever sequence the message is at.
+_ENDS = frozenset({TransitionKind.FINISHED, TransitionKind.LOST})
 # Slack answers these with HTTP 200 and ok=false, yet trying later can succeed.
 _TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
-# How far before a task's first sighting its parent message may carry a Slack ts (clock skew margin).
-_HISTORY_MARGIN = timedelta(minutes=10)
+# How far before an attempt's start (our clock) its message may carry a Slack ts (clock skew margin).
+_HISTORY_MARGIN = timedelta(minutes=5)
+# Lookups read at most this many pages of 200 (40,000 messages) before giving up and posting.
+_MAX_HISTORY_PAGES = 200
+# Slack's answers to a history read the bot is not allowed to make; retrying can't change them.
+_HISTORY_REFUSALS = frozenset({"not_in_channel", "missing_scope", "access_denied", "channel_not_found"})
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PostedTask:
+    """A task's parent message found in the channel, as its metadata describes the task it shows."""
+
+    task_key: str
+    ts: str
+    sequence: int
+    status: str
+    step: int
+    total: int
+    first_seen: datetime | None
+    final: bool
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    """What a channel's history says (:meth:`SlackNotifier.read_channel`): the newest message of each task,
+    and whether a "state rebuilt" notice is newer than all of them (then it need not be posted again)."""
+
+    tasks: list[PostedTask]
+    noticed: bool
 
 
 class SlackNotifier:
@@ -83,17 +125,49 @@ class SlackNotifier:
         base_url: str = DEFAULT_BASE_URL,
         timeout: int = 10,
         history_limit: int = 200,
+        on_history_refused: Callable[[str, str], None] | None = None,
+        before_call: Callable[[], None] | None = None,
     ) -> None:
+        """``before_call`` runs before every Web API call (the caller renews its delivery lease there, so a
+        send of several calls never outlives it); ``on_history_refused(channel, error)`` counts lookups
+        Slack refused."""
         # retry_handlers=[]: the caller owns the retry policy (Celery countdowns), the SDK must not sleep.
         self._client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
         self._channel = channel
         self._refs = refs
         self._history_limit = history_limit
+        self._on_history_refused = on_history_refused
+        self._before_call = before_call
+
+    @property
+    def channel(self) -> str:
+        """The channel this notifier posts to."""
+        return self._channel
 
     def check(self) -> str:
         """Call ``auth.test`` (https://api.slack.com/methods/auth.test); returns ``team / bot user``."""
         answer = self._call("auth.test", self._client.auth_test)
         return f"{answer.get('team')} / {answer.get('user')}"
+
+    def check_history(self) -> str:
+        """Read one message of the channel's history (https://api.slack.com/methods/conversations.history).
+
+        Raises :class:`PermanentDeliveryError` saying what is missing — membership (``not_in_channel``) or
+        a scope (``missing_scope``, with the scopes needed and granted) — because without it a timeout
+        after a post can't be resolved by a lookup and may show a message twice.
+        """
+        try:
+            self._call(
+                "conversations.history",
+                lambda: self._client.conversations_history(channel=self._channel, limit=1),
+            )
+        except _HistoryRefused as refused:
+            raise PermanentDeliveryError(
+                f"channel {self._channel}: {refused.explain()}; without it a post that timed out may be "
+                "shown twice",
+                destination=DESTINATION,
+            ) from None
+        return f"channel {self._channel}: history readable"
 
     def send(self, transition: Transition) -> None:
         """Show ``transition``: edit (or post) the task's message, then reply in its thread if due."""
@@ -103,7 +177,8 @@ class SlackNotifier:
         if ref is None and delivered is not None:
             return  # announced in a digest and there is no parent message to bring up to date
         ref = self._show_parent(transition, ref)
-        if delivered is not None or ref.sequence > transition.sequence:
+        superseded = ref.sequence > transition.sequence and transition.kind not in _ENDS
+        if delivered is not None or superseded:
             return
         if transition.kind is TransitionKind.FINISHED:
             reply = render_final_reply(task=transition.task, cluster_name=transition.cluster_name)
@@ -122,6 +197,35 @@ class SlackNotifier:
             return
         self._reply(transition, ref, reply)
 
+    def read_channel(self, *, oldest: datetime, max_pages: int = _MAX_HISTORY_PAGES) -> ChannelRecord:
+        """Every task message of the channel since ``oldest``, from its metadata (the backup of record).
+
+        Follows ``cursor`` pages, newest first, at most ``max_pages`` of 200. Raises
+        :class:`PermanentDeliveryError` when the bot may not read the history, ``RetryableDeliveryError``
+        on 429/5xx.
+        """
+        tasks: dict[str, PostedTask] = {}
+        noticed, newest_task = False, True
+        for message in self._pages(
+            "conversations.history",
+            lambda cursor: self._client.conversations_history(
+                channel=self._channel,
+                limit=self._history_limit,
+                include_all_metadata=True,
+                oldest=f"{oldest.timestamp():.6f}",
+                cursor=cursor,
+            ),
+            max_pages=max_pages,
+        ):
+            event = (message.get("metadata") or {}).get("event_type")
+            payload = _payload(message)
+            if event == REBUILT_EVENT and newest_task:
+                noticed = True
+            elif event == PARENT_EVENT and isinstance(payload.get("task_key"), str):
+                newest_task = False
+                tasks.setdefault(payload["task_key"], _posted_task(str(message["ts"]), payload))
+        return ChannelRecord(tasks=list(tasks.values()), noticed=noticed)
+
     def post(self, message: SlackMessage, *, event_type: str, key: str) -> str:
         """Post a standalone ``message`` (an API problem, a mute summary) in the channel; returns its ts."""
         metadata = _metadata(event_type, task_key=key, fingerprint=key, sequence=0)
@@ -136,15 +240,15 @@ class SlackNotifier:
         fingerprints = sorted(transition.fingerprint for transition in transitions)
         digest_id = hashlib.sha256("\n".join(fingerprints).encode()).hexdigest()[:32]
         record = f"digest:{digest_id}"
-        found = self._find_message(record) if self._refs.begin(record, _PARENT_ATTEMPT) else None
-        if found is not None:
-            ts = found[0]
-        else:
-            message = render_digest(transitions=transitions, now=now)
-            metadata = _metadata(
-                DIGEST_EVENT, task_key=record, fingerprint=digest_id, sequence=len(transitions)
-            )
-            ts = self._post(message, channel=self._channel, metadata=metadata)
+        message = render_digest(transitions=transitions, now=now)
+        metadata = _metadata(DIGEST_EVENT, task_key=record, fingerprint=digest_id, sequence=len(transitions))
+        ts, _ = self._post_once(
+            record,
+            _PARENT_ATTEMPT,
+            message=message,
+            metadata=metadata,
+            find=lambda since: self._find_message(record, oldest=since),
+        )
         for transition in transitions:
             self._refs.put_reply(transition.task_key, transition.fingerprint, ts)
         logger.info("posted a digest of %d transitions in %s (ts %s)", len(transitions), self._channel, ts)
@@ -152,8 +256,6 @@ class SlackNotifier:
 
     def _show_parent(self, transition: Transition, ref: MessageRef | None) -> MessageRef:
         key = transition.task_key
-        if ref is None and self._refs.begin(key, _PARENT_ATTEMPT):
-            ref = self._adopt_parent(transition)
         message = render_task_message(
             task=transition.task,
             cluster_name=transition.cluster_name,
@@ -165,13 +267,27 @@ class SlackNotifier:
         metadata = _metadata(
             PARENT_EVENT, task_key=key, fingerprint=transition.fingerprint, sequence=transition.sequence
         )
+        metadata["event_payload"] |= _task_facts(transition)
         if ref is None:
-            ts = self._post(message, channel=self._channel, metadata=metadata)
-            ref = MessageRef(channel=self._channel, ts=ts, sequence=transition.sequence)
+            ts, adopted = self._post_once(
+                key,
+                _PARENT_ATTEMPT,
+                message=message,
+                metadata=metadata,
+                find=lambda since: self._find_message(key, oldest=since),
+            )
+            if adopted is None:
+                ref = MessageRef(channel=self._channel, ts=ts, sequence=transition.sequence)
+                self._refs.put(key, ref)
+                logger.info("posted the message of task %s in %s (ts %s)", key, ref.channel, ts)
+                return ref
+            # Posted by an earlier attempt (a crash, a timeout): adopt it, then bring it up to date below.
+            logger.info("adopted the message of task %s posted by an earlier attempt (ts %s)", key, ts)
+            ref = MessageRef(channel=self._channel, ts=ts, sequence=adopted)
             self._refs.put(key, ref)
-            logger.info("posted the message of task %s in %s (ts %s)", key, ref.channel, ts)
-            return ref
-        if transition.sequence < ref.sequence:
+        # An end is never superseded: after a rollback it may come again with a lower sequence than the
+        # message shows (renumbered), and the end must still be shown.
+        if transition.sequence < ref.sequence and transition.kind not in _ENDS:
             logger.info(
                 "task %s: message shows sequence %d, not going back to %d",
                 key,
@@ -202,56 +318,120 @@ class SlackNotifier:
 
     def _reply(self, transition: Transition, ref: MessageRef, message: SlackMessage) -> None:
         key, fingerprint = transition.task_key, transition.fingerprint
-        ts = self._find_reply(ref, fingerprint) if self._refs.begin(key, fingerprint) else None
-        if ts is None:
-            metadata = _metadata(
-                REPLY_EVENT, task_key=key, fingerprint=fingerprint, sequence=transition.sequence
-            )
-            ts = self._post(message, channel=ref.channel, metadata=metadata, thread_ts=ref.ts)
-            logger.info("replied in the thread of task %s (%s)", key, transition.kind.value)
+        metadata = _metadata(REPLY_EVENT, task_key=key, fingerprint=fingerprint, sequence=transition.sequence)
+        ts, _ = self._post_once(
+            key,
+            fingerprint,
+            message=message,
+            metadata=metadata,
+            thread_ts=ref.ts,
+            channel=ref.channel,
+            find=lambda since: self._find_reply(ref, fingerprint, oldest=since),
+        )
+        logger.info("replied in the thread of task %s (%s)", key, transition.kind.value)
         self._refs.put_reply(key, fingerprint, ts)
 
-    def _adopt_parent(self, transition: Transition) -> MessageRef | None:
-        """After a crash between posting and recording: find the task's message by its metadata."""
-        oldest = transition.first_seen - _HISTORY_MARGIN
-        found = self._find_message(transition.task_key, oldest=oldest)
-        if found is None:
-            return None
-        ts, sequence = found
-        logger.info("adopted the message of task %s posted before a crash (ts %s)", transition.task_key, ts)
-        ref = MessageRef(channel=self._channel, ts=ts, sequence=sequence)
-        self._refs.put(transition.task_key, ref)
-        return ref
+    def _post_once(
+        self,
+        record: str,
+        item: str,
+        *,
+        message: SlackMessage,
+        metadata: dict[str, Any],
+        find: Callable[[datetime], tuple[str, int] | None],
+        thread_ts: str | None = None,
+        channel: str | None = None,
+    ) -> tuple[str, int | None]:
+        """Post ``message`` unless an earlier attempt with an unknown outcome already did.
 
-    def _find_message(self, task_key: str, *, oldest: datetime | None = None) -> tuple[str, int] | None:
-        """(ts, sequence) of the newest channel message whose metadata names ``task_key``, if any."""
-        history = self._call(
+        Returns the message's ts and, when an earlier attempt's message was found instead, the ``sequence``
+        its metadata carries (None when this call posted it).
+
+        The attempt mark is set before the call and dropped when Slack answers that nothing was posted, so
+        only an attempt that got no answer (timeout, reset, a worker killed mid-call) costs a lookup.
+        """
+        earlier = self._refs.begin(record, item, at=datetime.now(UTC))
+        if earlier is not None:
+            found = self._look_up(find, since=earlier - _HISTORY_MARGIN)
+            if found is not None:
+                return found
+        try:
+            target = channel or self._channel
+            return self._post(message, channel=target, metadata=metadata, thread_ts=thread_ts), None
+        except _Unanswered:
+            raise  # it may have been posted: the mark stays, the next attempt looks first
+        except DeliveryError:
+            self._refs.forget(record, item)  # Slack answered: nothing was posted
+            raise
+
+    def _look_up(
+        self, find: Callable[[datetime], tuple[str, int] | None], *, since: datetime
+    ) -> tuple[str, int] | None:
+        """``find(since)``, or None (post anyway) when the bot may not read the channel's history."""
+        try:
+            return find(since)
+        except _HistoryRefused as refused:
+            logger.warning(
+                "channel %s: can't look for an earlier attempt's message (%s); posting, it may show twice",
+                self._channel,
+                refused.code,
+            )
+            if self._on_history_refused is not None:
+                self._on_history_refused(self._channel, refused.code)
+            return None
+
+    def _find_message(self, task_key: str, *, oldest: datetime) -> tuple[str, int] | None:
+        """(ts, sequence) of the newest channel message since ``oldest`` whose metadata names ``task_key``."""
+        for message in self._pages(
             "conversations.history",
-            lambda: self._client.conversations_history(
+            lambda cursor: self._client.conversations_history(
                 channel=self._channel,
                 limit=self._history_limit,
                 include_all_metadata=True,
-                oldest=f"{oldest.timestamp():.6f}" if oldest else None,
+                oldest=f"{oldest.timestamp():.6f}",
+                cursor=cursor,
             ),
-        )
-        for message in history.get("messages") or []:
+        ):
             payload = _payload(message)
             if payload.get("task_key") == task_key:
                 return str(message["ts"]), int(payload.get("sequence") or 0)
         return None
 
-    def _find_reply(self, ref: MessageRef, fingerprint: str) -> str | None:
-        """The ts of a reply in the task's thread whose metadata carries ``fingerprint``."""
-        thread = self._call(
+    def _find_reply(self, ref: MessageRef, fingerprint: str, *, oldest: datetime) -> tuple[str, int] | None:
+        """The ts of a reply since ``oldest`` in the task's thread whose metadata carries ``fingerprint``."""
+        for message in self._pages(
             "conversations.replies",
-            lambda: self._client.conversations_replies(
-                channel=ref.channel, ts=ref.ts, include_all_metadata=True
+            lambda cursor: self._client.conversations_replies(
+                channel=ref.channel,
+                ts=ref.ts,
+                limit=self._history_limit,
+                include_all_metadata=True,
+                oldest=f"{oldest.timestamp():.6f}",
+                cursor=cursor,
             ),
-        )
-        for message in thread.get("messages") or []:
-            if message.get("ts") != ref.ts and _payload(message).get("fingerprint") == fingerprint:
-                return str(message["ts"])
+        ):
+            payload = _payload(message)
+            if message.get("ts") != ref.ts and payload.get("fingerprint") == fingerprint:
+                return str(message["ts"]), int(payload.get("sequence") or 0)
         return None
+
+    def _pages(
+        self,
+        method: str,
+        read: Callable[[str | None], SlackResponse],
+        *,
+        max_pages: int = _MAX_HISTORY_PAGES,
+    ) -> Iterator[dict[str, Any]]:
+        """Every message of a paged read, following ``response_metadata.next_cursor`` (bounded)."""
+        cursor: str | None = None
+        for _ in range(max_pages):
+            page = self._call(method, partial(read, cursor))
+            yield from page.get("messages") or []
+            metadata = page.get("response_metadata")
+            cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
+            if not cursor:
+                return
+        logger.warning("%s: stopped after %d pages; older messages were not read", method, max_pages)
 
     def _post(
         self, message: SlackMessage, *, channel: str, metadata: dict[str, Any], thread_ts: str | None = None
@@ -270,12 +450,26 @@ class SlackNotifier:
 
     def _call(self, method: str, call: Callable[[], SlackResponse]) -> SlackResponse:
         """Run one Web API call, translating the SDK's exceptions into :mod:`integrations.base` errors."""
+        if self._before_call is not None:
+            self._before_call()
         try:
             return call()
         except SlackApiError as error:
             raise _api_error(method, error) from None
-        except (URLError, TimeoutError, ConnectionError) as error:
-            raise RetryableDeliveryError(
+        except URLError as error:
+            if _never_sent(error.reason):
+                raise RetryableDeliveryError(
+                    f"Slack {method}: could not connect to Slack", destination=DESTINATION
+                ) from None
+            raise _Unanswered(
+                f"Slack {method}: {type(error.reason).__name__} talking to Slack", destination=DESTINATION
+            ) from None
+        except (TimeoutError, ConnectionError) as error:
+            if _never_sent(error):
+                raise RetryableDeliveryError(
+                    f"Slack {method}: could not connect to Slack", destination=DESTINATION
+                ) from None
+            raise _Unanswered(
                 f"Slack {method}: {type(error).__name__} talking to Slack", destination=DESTINATION
             ) from None
         except SlackClientError as error:
@@ -302,11 +496,43 @@ def build_slack_notifier(
         channel=context.scope,
         refs=stores_for(target.name).refs,
         base_url=access.base_url,
+        timeout=access.timeout,
+        on_history_refused=access.on_history_refused,
+        before_call=context.before_call,
     )
 
 
 class _MessageGone(PermanentDeliveryError):
     """``chat.update`` of a message that no longer exists (deleted in Slack)."""
+
+
+class _Unanswered(RetryableDeliveryError):
+    """The request went out but no answer came back (timeout, reset, a gateway's page): it may have been
+    carried out."""
+
+
+class _HistoryRefused(PermanentDeliveryError):
+    """Slack refused a history read: the bot is not a member, or the token lacks a history scope."""
+
+    def __init__(self, message: str, *, code: str, needed: str, provided: str, status: int) -> None:
+        super().__init__(message, destination=DESTINATION, status=status)
+        self.code = code
+        self.needed = needed
+        self.provided = provided
+
+    def explain(self) -> str:
+        """What an operator has to change, in words."""
+        if self.code == "not_in_channel":
+            return "the bot is not a member (not_in_channel): /invite it to the channel"
+        if self.code == "missing_scope":
+            needed = self.needed or "a history scope"
+            return f"the token lacks {needed} (missing_scope; granted: {self.provided})"
+        return f"history can't be read ({self.code})"
+
+
+def _never_sent(reason: object) -> bool:
+    """True for failures before the request could leave: refused connection, unknown host."""
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
 
 
 def _api_error(method: str, error: SlackApiError) -> DeliveryError:
@@ -316,6 +542,12 @@ def _api_error(method: str, error: SlackApiError) -> DeliveryError:
     text = f"Slack {method} failed: {code} (HTTP {status})"
     if code == "message_not_found":
         return _MessageGone(text, destination=DESTINATION, status=status)
+    if method in ("conversations.history", "conversations.replies") and code in _HISTORY_REFUSALS:
+        needed = str(data.get("needed") or "") if isinstance(data, dict) else ""
+        provided = str(data.get("provided") or "") if isinstance(data, dict) else ""
+        return _HistoryRefused(text, code=code, needed=needed, provided=provided, status=status)
+    if status >= 500 and not (isinstance(data, dict) and "error" in data):
+        return _Unanswered(text, destination=DESTINATION, status=status)  # a gateway's page, not Slack's
     if status == 429 or code == "ratelimited":
         retry_after = _retry_after(error.response.headers)
         return RetryableDeliveryError(text, destination=DESTINATION, status=status, retry_after=retry_after)
@@ -332,6 +564,34 @@ def _retry_after(headers: dict[str, Any]) -> float | None:
 def _metadata(event_type: str, *, task_key: str, fingerprint: str, sequence: int) -> dict[str, Any]:
     payload = {"task_key": task_key, "fingerprint": fingerprint, "sequence": sequence}
     return {"event_type": event_type, "event_payload": payload}
+
+
+def _posted_task(ts: str, payload: dict[str, Any]) -> PostedTask:
+    first_seen = payload.get("first_seen")
+    return PostedTask(
+        task_key=str(payload["task_key"]),
+        ts=ts,
+        sequence=int(payload.get("sequence") or 0),
+        status=str(payload.get("status") or ""),
+        step=int(payload.get("step", -1)),
+        total=int(payload.get("total", -1)),
+        first_seen=datetime.fromtimestamp(float(first_seen), UTC)
+        if isinstance(first_seen, int | float)
+        else None,
+        final=payload.get("final") is True,
+    )
+
+
+def _task_facts(transition: Transition) -> dict[str, Any]:
+    """What a parent message's metadata says of its task: enough to follow it again after a state loss."""
+    task = transition.task
+    return {
+        "status": task.status.value,
+        "step": -1 if task.current_step is None else task.current_step,
+        "total": -1 if task.total_steps is None else task.total_steps,
+        "first_seen": round(transition.first_seen.timestamp(), 3),
+        "final": transition.kind in _ENDS,
+    }
 
 
 def _payload(message: dict[str, Any]) -> dict[str, Any]:

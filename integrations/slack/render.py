@@ -32,6 +32,7 @@ __all__ = [
     "render_final_reply",
     "render_lost_notice",
     "render_stalled_warning",
+    "render_state_rebuilt",
     "render_task_message",
     "section",
     "stages_done",
@@ -224,6 +225,16 @@ def render_cluster_problem(*, cluster_name: str, code: str, message: str) -> Sla
     )
     text = clip(line, MAX_TEXT)
     return SlackMessage(text=text, blocks=(section(text),))
+
+
+def render_state_rebuilt(*, found: int, followed: int) -> SlackMessage:
+    """The one notice posted in a channel after ehpc-bridge lost its state and rebuilt it from the channel."""
+    line = (
+        ":information_source: *ehpc-bridge lost its state* (its Redis was emptied or replaced) *and rebuilt "
+        f"it from this channel*: {found} task message(s) found, {followed} still unfinished and followed "
+        "again. Their messages are brought up to date in place; no task is announced twice."
+    )
+    return SlackMessage(text="ehpc-bridge rebuilt its state from this channel", blocks=(section(line),))
 
 
 def _status_words(task: Task) -> str:

@@ -11,19 +11,18 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from integrations.base import PermanentDeliveryError, RetryableDeliveryError, Transition, TransitionKind
+from worker.deliver import fence
 from worker.deliver.outbox import Lease
 from worker.ops import metrics
 from worker.runtime import Runtime
+from worker.store.epoch import EpochState
 
-__all__ = ["DELIVERY_LEASE", "DeliveryOutcome", "deliver", "flush_digest"]
+__all__ = ["DeliveryOutcome", "deliver", "flush_digest"]
 
 logger = logging.getLogger(__name__)
-
-# Short, and renewed before each send: a worker killed mid-delivery blocks its task for at most this long.
-DELIVERY_LEASE = timedelta(seconds=20)
 
 
 @dataclass(frozen=True)
@@ -47,11 +46,18 @@ def deliver(rt: Runtime, *, destination: str, task_key: str, now: datetime) -> D
     transition). A :class:`PermanentDeliveryError` skips that transition after logging it: retrying can't
     help, and one broken message must not block the task's later ones.
     """
-    lease = rt.ledger.acquire(destination=destination, task_key=task_key, ttl=DELIVERY_LEASE)
+    if rt.epoch.check(now=now) is EpochState.LOST:
+        return DeliveryOutcome(wait=5.0)  # the state is being rebuilt (worker.detect.recovery): come back
+    ttl = rt.delivery_lease_ttl(destination)
+    lease = rt.ledger.acquire(destination=destination, task_key=task_key, ttl=ttl)
     if lease is None:
         return DeliveryOutcome(wait=1.0)  # another worker is delivering this task right now
     try:
-        return _deliver_pending(rt, destination=destination, task_key=task_key, now=now, lease=lease)
+        with fence.holding(lease, ttl=ttl):
+            return _deliver_pending(rt, destination=destination, task_key=task_key, now=now, lease=lease)
+    except fence.LeaseLost as lost:  # too slow: the worker that took the task carries on from its cursor
+        logger.warning("%s; leaving the task to the worker that holds it", lost)
+        return DeliveryOutcome()
     finally:
         lease.release()
 
@@ -77,12 +83,13 @@ def _deliver_pending(
             elif wait > 0:
                 metrics.record_rate_limited(service=f"{rt.targets[destination].type}-budget")
                 return DeliveryOutcome(sent=sent, skipped=skipped, wait=wait, digest_after=digest_after)
-            elif lease.extend(DELIVERY_LEASE):
+            else:
+                fence.renew()  # LeaseLost when another worker took the task meanwhile
                 _send(rt, destination=destination, transition=transition, now=now)
                 sent += 1
-            else:  # we were too slow and lost the task to another worker: let it carry on
-                return DeliveryOutcome(sent=sent, skipped=skipped, digest_after=digest_after)
-        rt.ledger.advance_cursor(destination=destination, task_key=task_key, sequence=transition.sequence)
+        rt.ledger.advance_cursor(
+            destination=destination, task_key=task_key, sequence=transition.sequence, lease=lease
+        )
     return DeliveryOutcome(sent=sent, skipped=skipped, digest_after=digest_after)
 
 

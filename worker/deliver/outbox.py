@@ -8,9 +8,11 @@ acking, the entry stays pending and :meth:`Outbox.reclaim` hands it to another d
 
 A delivery for (destination, task_key) holds that pair's :class:`Lease` (so two workers never deliver one
 task at once), sends every logged transition after :meth:`DeliveryLedger.cursor` in order, and calls
-:meth:`DeliveryLedger.advance_cursor` after each success. The cursor only moves forward, so each transition
-reaches each destination once and in order; the fingerprint (the vendor's idempotency key) covers a crash
-between sending and advancing. Cursors expire with the task's log, after ``retention``.
+:meth:`DeliveryLedger.advance_cursor` after each success. The lease is a fence
+(:mod:`worker.deliver.fence`): a delivery that lost it can't advance the cursor or record a message. The
+cursor only moves forward, so each transition reaches each destination once and in order; the fingerprint
+(the vendor's idempotency key) covers a crash between sending and advancing. Cursors expire with the task's
+log, after ``retention``.
 
 Every lease has an owner token and a TTL: only its owner releases it, and a crashed owner's lease expires.
 """
@@ -26,6 +28,7 @@ from typing import Any, cast
 
 import redis
 
+from worker.deliver.fence import LeaseLost
 from worker.store.keys import Keys
 from worker.store.scripts import ADVANCE_CURSOR, EXTEND_LEASE, RELEASE_LEASE, reply_text
 
@@ -82,6 +85,12 @@ class Outbox:
             if "BUSYGROUP" not in str(error):
                 raise
 
+    def add(self, *, task_keys: Sequence[str]) -> None:
+        """Put tasks back in the stream to be dispatched again (level-triggered: cursors skip what was
+        delivered), e.g. every recent task after Redis lost its last writes."""
+        if task_keys:
+            self._client.xadd(self._stream, {"task_keys": json.dumps(list(task_keys))})
+
     def read(self, *, consumer: str, count: int = 100, block: timedelta | None = None) -> list[OutboxEntry]:
         """New entries for ``consumer``; they stay pending until acked. ``block`` waits for some."""
         block_ms = None if block is None else int(block.total_seconds() * 1000)
@@ -136,10 +145,21 @@ class DeliveryLedger:
         value = self._client.get(self._keys.delivery_cursor(destination=destination, task_key=task_key))
         return int(value) if value is not None else 0
 
-    def advance_cursor(self, *, destination: str, task_key: str, sequence: int) -> int:
-        """Record ``sequence`` as delivered; never moves back. Returns the cursor afterwards."""
-        key = self._keys.delivery_cursor(destination=destination, task_key=task_key)
-        return int(self._advance(keys=[key], args=[sequence, self._retention_ms]))
+    def advance_cursor(
+        self, *, destination: str, task_key: str, sequence: int, lease: Lease | None = None
+    ) -> int:
+        """Record ``sequence`` as delivered; never moves back. Returns the cursor afterwards.
+
+        With ``lease``, the cursor moves only while that lease is still held (checked in the same Lua call):
+        :class:`~worker.deliver.fence.LeaseLost` otherwise.
+        """
+        cursor = self._keys.delivery_cursor(destination=destination, task_key=task_key)
+        lease_key = self._keys.delivery_lease(destination=destination, task_key=task_key)
+        token = "" if lease is None else lease.token
+        moved = int(self._advance(keys=[cursor, lease_key], args=[token, sequence, self._retention_ms]))
+        if moved < 0:
+            raise LeaseLost(f"lost the delivery lease of {task_key} for {destination}; not advancing")
+        return moved
 
     def acquire(self, *, destination: str, task_key: str, ttl: timedelta) -> Lease | None:
         """Take the right to deliver the task to ``destination``, or None while another worker has it."""

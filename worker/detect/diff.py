@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,9 +52,21 @@ from integrations.base import Transition, TransitionKind
 from integrations.ehpc.task import Task, TaskStatus, TaskType
 from worker.deliver.outbox import Lease
 from worker.store.keys import Keys
-from worker.store.scripts import OBSERVE_PAGE, reply_text
+from worker.store.scripts import OBSERVE_PAGE, RESTORE_TASK, reply_text
 
-__all__ = ["ClusterRef", "PollLeaseLost", "Sighting", "Source", "TaskState", "cluster_of", "task_key_of"]
+__all__ = [
+    "LOST_TRANSITION",
+    "ClusterRef",
+    "PollLeaseLost",
+    "Sighting",
+    "Source",
+    "TaskState",
+    "cluster_of",
+    "task_key_of",
+]
+
+# A log entry standing for a transition delivered before a state loss (:meth:`TaskState.restore`).
+LOST_TRANSITION = "{}"
 
 
 class PollLeaseLost(Exception):
@@ -142,6 +155,7 @@ class TaskState:
         self._client = client
         self._keys = keys
         self._observe = client.register_script(OBSERVE_PAGE)
+        self._restore = client.register_script(RESTORE_TASK)
         self._settings = [
             "1" if announce_running_on_baseline else "0",
             str(_ms(retention)),
@@ -234,6 +248,12 @@ class TaskState:
         """Say the cluster's first complete poll (running pages and archived sweep) is recorded."""
         self._client.set(self._keys.baseline(cluster_id=cluster_id), "1")
 
+    def finished_task_ids(self, *, cluster_id: str, since: datetime) -> set[str]:
+        """IDs of the cluster's tasks that became final at or after ``since``."""
+        key = self._keys.finished_tasks(cluster_id=cluster_id)
+        members = cast("list[bytes]", self._client.zrangebyscore(key, _ms(since), "+inf"))
+        return {reply_text(member) for member in members}
+
     def running_task_ids(self, *, cluster_id: str) -> set[str]:
         """IDs of the cluster's tasks last seen running; those missing from a poll get looked up."""
         members = self._client.smembers(self._keys.running_tasks(cluster_id=cluster_id))
@@ -292,7 +312,36 @@ class TaskState:
     def transitions_after(self, *, task_key: str, sequence: int) -> list[Transition]:
         """The task's logged transitions with a sequence above ``sequence``, in order."""
         items = self._client.lrange(self._keys.task_log(task_key=task_key), sequence, -1)
-        return [Transition.model_validate_json(item) for item in items]
+        return [Transition.model_validate_json(item) for item in items if reply_text(item) != LOST_TRANSITION]
+
+    def restore(
+        self,
+        *,
+        cluster_id: str,
+        task_id: str,
+        sequence: int,
+        status: str,
+        step: int,
+        total: int,
+        first_seen: datetime,
+        now: datetime,
+    ) -> bool:
+        """Follow a task again after a state loss, as its Slack message shows it (sequence, status, step).
+
+        Its counter resumes at ``sequence`` (the next change is ``sequence + 1``, so it never looks older
+        than the message), and the polls look it up like any running task: when it ended meanwhile, its
+        FINISHED is announced. Returns False, changing nothing, when Redis still knows the task.
+        """
+        task_key = task_key_of(cluster_id=cluster_id, task_id=task_id)
+        keys = [
+            self._keys.task_state(task_key=task_key),
+            self._keys.task_log(task_key=task_key),
+            self._keys.running_tasks(cluster_id=cluster_id),
+            self._keys.finished_tasks(cluster_id=cluster_id),
+        ]
+        args: list[str | int] = [task_id, sequence, status, step, total, _ms(first_seen), _ms(now)]
+        args.append(LOST_TRANSITION)
+        return bool(self._restore(keys=keys, args=args))
 
     def acquire_poll_lease(self, *, cluster_id: str, ttl: timedelta) -> Lease | None:
         """Take the cluster's poll lock, or None while another poll holds it (that poll is then skipped)."""

@@ -21,3 +21,4 @@ class PollOutcome:
     bound: metrics.PollBound | None = None
     lost: list[str] = field(default_factory=list)  # tasks closed as LOST by this poll
     gone: bool = False  # the cluster was deleted (and is no longer polled)
+    rechecked: int = 0  # tasks put back in the outbox after Redis lost writes

@@ -56,12 +56,14 @@ from integrations.ehpc.errors import EhpcError, PermanentEhpcError, RetryableEhp
 from integrations.ehpc.task import Task, TaskStatus, TaskType
 from worker.deliver.outbox import Lease
 from worker.detect.cursor import ArchiveResume, CursorStore, top_ids
-from worker.detect.diff import ClusterRef, PollLeaseLost, Source, TaskState
+from worker.detect.diff import ClusterRef, PollLeaseLost, Source, TaskState, task_key_of
 from worker.detect.oplog import OperationMemory
 from worker.detect.outcome import PollOutcome
 from worker.detect.poll2024 import generation_of, observe_operations
+from worker.detect.recovery import ensure_state
 from worker.ops import metrics
 from worker.runtime import Runtime
+from worker.store.epoch import ROLLBACK_WINDOW
 
 __all__ = [
     "POLL_LEASE",
@@ -88,14 +90,22 @@ class _OutOfTime(Exception):
 
 
 def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
-    """Poll one cluster under its lease and record what changed; a held lease means another poll runs."""
+    """Poll one cluster under its lease and record what changed; a held lease means another poll runs.
+
+    First the state is checked to be this deployment's (:func:`worker.detect.recovery.ensure_state`): after
+    a loss it is rebuilt from the Slack channels before anything is observed.
+    """
+    if not ensure_state(rt, now=now):
+        metrics.record_poll(cluster_id=cluster_id, result="skipped")
+        return PollOutcome(skipped=True)  # another worker is rebuilding the lost state
+    rechecked = _recheck_after_rollback(rt, cluster_id=cluster_id, now=now)
     if rt.redis.exists(rt.keys.cluster_gone(cluster_id=cluster_id)):
         metrics.record_poll(cluster_id=cluster_id, result="gone")
         return PollOutcome(skipped=True, gone=True)
     lease = rt.state.acquire_poll_lease(cluster_id=cluster_id, ttl=POLL_LEASE)
     if lease is None:
         metrics.record_poll(cluster_id=cluster_id, result="skipped")
-        return PollOutcome(skipped=True)
+        return PollOutcome(skipped=True, rechecked=rechecked)
     started = time.monotonic()
     listing = rt.ehpc(cluster_id)
     client: EhpcClient | EhpcClient2024 = listing
@@ -139,6 +149,7 @@ def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
         metrics.record_api_calls(cluster_id=cluster_id, calls=client.api_calls - calls_before)
         lease.release()
     _record(rt, cluster_id=cluster_id, outcome=outcome, now=now, started=started, error=None)
+    outcome.rechecked = rechecked
     return outcome
 
 
@@ -150,6 +161,28 @@ def _record(
     metrics.record_poll(cluster_id=cluster_id, result=result, duration=time.monotonic() - started)
     for transition in outcome.transitions:
         metrics.record_transition(cluster_id=cluster_id, kind=transition.kind.value)
+
+
+def _recheck_after_rollback(rt: Runtime, *, cluster_id: str, now: datetime) -> int:
+    """Once per cluster after Redis lost writes: put its running and recently finished tasks back in the
+    outbox, so a delivery lost with the broker's messages (or failed while Redis was down) runs again.
+
+    Level-triggered: the dispatcher only schedules tasks with transitions after their cursors, and the
+    deliveries look before posting (the suspect window of :mod:`worker.store.epoch`).
+    """
+    since = rt.epoch.suspect_since(now=now)
+    restarted_at = rt.epoch.restarted_at()
+    if since is None or restarted_at is None:
+        return 0
+    marker = rt.keys.rollback_recheck(cluster_id=cluster_id, restarted_at=restarted_at)
+    if not rt.redis.set(marker, "1", nx=True, px=int(ROLLBACK_WINDOW.total_seconds() * 1000)):
+        return 0
+    task_ids = rt.state.running_task_ids(cluster_id=cluster_id)
+    task_ids |= rt.state.finished_task_ids(cluster_id=cluster_id, since=since)
+    rt.outbox.add(
+        task_keys=[task_key_of(cluster_id=cluster_id, task_id=task_id) for task_id in sorted(task_ids)]
+    )
+    return len(task_ids)
 
 
 def observe_cluster(

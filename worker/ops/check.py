@@ -3,8 +3,10 @@
 It validates the configuration, pings Redis, resolves the Alibaba Cloud credentials, calls ListTasks once
 per watched cluster (for an E-HPC 2.0 cluster ListCommonLogs, after asking the 2024 API which generation
 it is when ``api: auto``), and asks each target that has a harmless call (Slack ``auth.test``; any
-notifier with a ``check()`` method) whether its credentials work. Exit status 0 only when every line
-passed. Nothing is posted anywhere.
+notifier with a ``check()`` method) whether its credentials work. For each channel a Slack target posts
+to, it reads one message of history and says which channel lacks membership (``not_in_channel``) or
+which scope (``missing_scope``, needed and granted). Exit status 0 only when every line passed. Nothing
+is posted anywhere.
 
 A first run with nothing configured is the case this is written for: each missing setting gets its own
 line naming the variable to set and where it goes (the environment, a ``NAME_FILE``, ``.env`` for
@@ -23,6 +25,7 @@ import redis
 from pydantic import ValidationError
 
 from integrations.ehpc.errors import EhpcError
+from integrations.slack.notifier import SlackNotifier
 from worker.config.models import ConfigError
 from worker.config.settings import Settings
 from worker.detect.poll2024 import generation_of
@@ -85,7 +88,25 @@ def run_checks(rt: Runtime) -> list[CheckResult]:
         results.extend(CheckResult(name=f"target {name}", ok=False, detail=problem) for problem in problems)
         if not problems:
             results.append(_attempt(f"target {name}", partial(_target, rt, name, first_cluster)))
+            results += _slack_channels(rt, name)
     return results
+
+
+def _slack_channels(rt: Runtime, name: str) -> list[CheckResult]:
+    """One line per channel a Slack target posts to: can the bot read its history (membership, scope)?
+
+    Without it a post that timed out can't be looked up, so it is posted again and may show twice.
+    Nothing for other targets.
+    """
+    by_channel: dict[str, SlackNotifier] = {}
+    for cluster_id in rt.clusters:
+        notifier = rt.notifier(target_name=name, cluster_id=cluster_id)
+        if isinstance(notifier, SlackNotifier):
+            by_channel.setdefault(notifier.channel, notifier)
+    return [
+        _attempt(f"target {name} {channel}", notifier.check_history)
+        for channel, notifier in by_channel.items()
+    ]
 
 
 def _ping(rt: Runtime) -> str:

@@ -17,6 +17,9 @@ Families (counters get ``_total`` appended by the client):
 * ``ehpc_bridge_dedup_suppressions_total{target}`` — deliveries skipped because the destination already had
   the transition (redelivery after a crash, a second beat, a retried task).
 * ``ehpc_bridge_rate_limited_total{service}`` — 429 / throttling answers from Slack, E-HPC or a vendor.
+* ``ehpc_bridge_slack_history_unreadable_total{channel,error}`` — lookups after an unanswered post that
+  Slack refused (``not_in_channel``, ``missing_scope``): the message was posted anyway and may show twice;
+  ``ehpc-bridge check`` says what to grant.
 * ``ehpc_bridge_slack_commands_total{command,result}`` — ``/ehpc`` subcommands served by the Slack app.
 * ``ehpc_bridge_queue_depth{queue}`` — messages waiting in a Celery queue, read from Redis at scrape time
   by :class:`QueueDepthCollector` (registered by the health server, not here, so importing is side-effect
@@ -45,6 +48,7 @@ __all__ = [
     "POLL_DURATION",
     "RATE_LIMITED",
     "SLACK_COMMANDS",
+    "SLACK_HISTORY_UNREADABLE",
     "TRANSITIONS",
     "DeliveryResult",
     "PollResult",
@@ -57,6 +61,7 @@ __all__ = [
     "record_poll_bound",
     "record_rate_limited",
     "record_slack_command",
+    "record_slack_history_unreadable",
     "record_transition",
 ]
 
@@ -94,6 +99,11 @@ DEDUP_SUPPRESSIONS = Counter(
 )
 RATE_LIMITED = Counter(
     "ehpc_bridge_rate_limited", "HTTP 429 / throttling answers received, by service.", ["service"]
+)
+SLACK_HISTORY_UNREADABLE = Counter(
+    "ehpc_bridge_slack_history_unreadable",
+    "Lookups of a possibly posted Slack message that history refused; posted anyway (may show twice).",
+    ["channel", "error"],
 )
 SLACK_COMMANDS = Counter(
     "ehpc_bridge_slack_commands", "/ehpc subcommands served, by result.", ["command", "result"]
@@ -148,6 +158,11 @@ def record_dedup_suppression(*, target: str) -> None:
 def record_rate_limited(*, service: str) -> None:
     """Count one 429 / throttling answer from ``service`` (``slack``, ``ehpc``, ``pagerduty``…)."""
     RATE_LIMITED.labels(service=service).inc()
+
+
+def record_slack_history_unreadable(channel: str, error: str) -> None:
+    """Count one refused history lookup in ``channel`` (``not_in_channel``, ``missing_scope``)."""
+    SLACK_HISTORY_UNREADABLE.labels(channel=channel, error=error).inc()
 
 
 def record_slack_command(*, command: str, result: str) -> None:

@@ -21,7 +21,7 @@ import redis
 from integrations.base import Transition
 from integrations.ehpc.task import Task, TaskStatus, TaskType
 from integrations.slack.commands import ClusterHealth, TaskRecord
-from worker.detect.diff import task_key_of
+from worker.detect.diff import LOST_TRANSITION, task_key_of
 from worker.store.keys import Keys
 from worker.store.scripts import reply_text
 
@@ -109,7 +109,7 @@ class Lookup:
 def _record(cluster_id: str, task_id: str, fields: Mapping[str, str], last: bytes | str | None) -> TaskRecord:
     status = _status(fields["status"])
     step, total = _count(fields.get("step")), _count(fields.get("total"))
-    if last is not None:
+    if last is not None and reply_text(last) != LOST_TRANSITION:
         snapshot = Transition.model_validate_json(last).task
         task = snapshot.model_copy(update={"status": status, "current_step": step, "total_steps": total})
     else:

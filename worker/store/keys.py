@@ -131,6 +131,19 @@ class Keys:
         """List: transitions a destination refused permanently, with the reason (kept for operators)."""
         return self._key("dead-letters")
 
+    # worker/store/epoch.py and worker/detect/recovery.py: noticing a rolled-back or emptied Redis.
+    def epoch(self) -> str:
+        """Hash: the state's generation (``id``), the Redis ``run_id`` last seen, ``restarted_at``."""
+        return self._key("epoch")
+
+    def rollback_recheck(self, *, cluster_id: str, restarted_at: str) -> str:
+        """String with a TTL: the cluster's tasks were put back in the outbox after that restart."""
+        return self._key("recheck", cluster_id, restarted_at)
+
+    def recovery_lease(self) -> str:
+        """String: owner token of the worker rebuilding a lost state from the Slack channels."""
+        return self._key("lease", "recovery")
+
     def celery_prefix(self) -> str:
         """Prefix of the Celery broker's own keys (queues, unacked messages)."""
         return self._key("celery") + ":"

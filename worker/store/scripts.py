@@ -11,8 +11,11 @@ __all__ = [
     "ADVANCE_CURSOR",
     "EXTEND_LEASE",
     "OBSERVE_PAGE",
+    "PUT_MESSAGE_REF",
+    "PUT_REPLY_REF",
     "RAISE_WATERMARK",
     "RELEASE_LEASE",
+    "RESTORE_TASK",
     "SAVE_CURSOR",
     "reply_text",
 ]
@@ -175,15 +178,73 @@ end
 return 1
 """
 
-# KEYS: 1 cursor. ARGV: 1 sequence, 2 retention (ms). Moves the cursor forward only; returns its value.
-ADVANCE_CURSOR = """
+# Fencing, shared by the scripts below: KEYS[2] is the delivery lease and ARGV[1] the token of the delivery
+# writing ('' = not written under a lease). A writer whose lease expired or passed to another worker is
+# refused (-1) inside the same script that would write, so no late writer can slip in between a check and
+# the write.
+_FENCE = """
+if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return -1
+end
+"""
+
+# KEYS: 1 cursor, 2 lease. ARGV: 1 token, 2 sequence, 3 retention (ms). Moves the cursor forward only;
+# returns its value, or -1 when the writer no longer holds the lease.
+ADVANCE_CURSOR = (
+    _FENCE
+    + """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local wanted = tonumber(ARGV[1])
+local wanted = tonumber(ARGV[2])
 if wanted > current then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return wanted
 end
 return current
+"""
+)
+
+# KEYS: 1 the task's message hash, 2 lease. ARGV: 1 token, 2 TTL (s), 3 channel, 4 ts, 5 sequence.
+# Records where the task's message is and the sequence it shows, never going back to a lower sequence
+# (a late writer can't make the message look older than it is). Returns 1 written, 0 kept, -1 fenced.
+PUT_MESSAGE_REF = (
+    _FENCE
+    + """
+local shown = tonumber(redis.call('HGET', KEYS[1], 'sequence') or '-1')
+if tonumber(ARGV[5]) < shown then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'channel', ARGV[3], 'ts', ARGV[4], 'sequence', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+)
+
+# KEYS: 1 the task's message hash, 2 lease. ARGV: 1 token, 2 TTL (s), 3 field, 4 value. Returns 1 or -1.
+PUT_REPLY_REF = (
+    _FENCE
+    + """
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+)
+
+# KEYS: 1 state hash, 2 log list, 3 running set, 4 finished sorted set. ARGV: 1 task id, 2 sequence shown,
+# 3 status, 4 step, 5 total steps, 6 first seen (ms), 7 now (ms), 8 the log's placeholder text.
+# Follows a task again after a state loss, as its Slack message shows it: announced, running, its counter at
+# the sequence shown, and the log padded to that length (index = sequence - 1 keeps holding). Returns 1,
+# or 0 and changes nothing when Redis still knows the task.
+RESTORE_TASK = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('ZSCORE', KEYS[4], ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'step', ARGV[4], 'total', ARGV[5], 'first_seen', ARGV[6],
+  'last_seen', ARGV[7], 'step_since', ARGV[7], 'first_step', ARGV[4], 'seq', ARGV[2], 'announce', '1')
+local padding = {}
+for i = 1, tonumber(ARGV[2]) do padding[i] = ARGV[8] end
+if #padding > 0 then redis.call('RPUSH', KEYS[2], unpack(padding)) end
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
 """
 
 # KEYS: 1 lease. ARGV: 1 owner token. Deletes the lease only if its owner asks; returns 1 if it did.

@@ -4,7 +4,21 @@ It speaks the wire format slack-sdk speaks (JSON or form bodies, ``Authorization
 per channel with their ts, thread replies, edit history and metadata, and can print every post and edit
 readably (``ehpc-bridge demo`` without ``SLACK_BOT_TOKEN``). Failure scenarios, as in slack-sdk's own mock
 server, are chosen by the token string (``xoxb-…ratelimited…`` answers 429, ``xoxb-…server-error…`` 500,
-``xoxb-…invalid…`` ``invalid_auth``) or queued from Python with :meth:`SlackStandIn.fail_next`.
+``xoxb-…invalid…`` ``invalid_auth``) or set from Python, each as the real Web API answers it:
+
+- :meth:`SlackStandIn.fail_next`: the next calls (of one method, or any) answer an error — 429 with
+  ``Retry-After``, a 5xx, or any ``ok: false`` code; nothing is stored.
+- :meth:`SlackStandIn.answer_late` and :meth:`SlackStandIn.reset_after_read`: the next call is carried out
+  (the message *is* stored) but its answer comes only after the client gave up, or the connection is reset
+  instead of answered — the ambiguous cases, where the caller can't know whether it was posted.
+- :meth:`SlackStandIn.answer_slowly`: the next calls are held a while, then carried out and answered.
+- :meth:`SlackStandIn.refuse_history`: ``conversations.history``/``replies`` answer ``not_in_channel`` (a
+  bot posting through ``chat:write.public``) or ``missing_scope`` with ``needed``/``provided``.
+- :meth:`SlackStandIn.on_stored`: a hook run after a message is stored, before it is answered (a test kills
+  a process at that very moment).
+
+History is paged as Slack pages it: newest first, ``limit`` (default 100, at most 999), ``oldest`` and
+``latest`` exclusive unless ``inclusive``, and ``response_metadata.next_cursor`` while ``has_more``.
 
 Methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.history``,
 ``conversations.replies``. Anything else answers ``unknown_method``.
@@ -18,8 +32,13 @@ N" and gets each changed message once, whatever it missed meanwhile. A channel k
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import secrets
+import select
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -98,6 +117,15 @@ class StoredMessage:
         return body
 
 
+# What the next matching call does instead of answering normally.
+_FAIL, _LATE, _RESET, _SLOW = "fail", "late", "reset", "slow"
+_HISTORY_METHODS = frozenset({"conversations.history", "conversations.replies"})
+_HISTORY_SCOPES = "channels:history,groups:history"
+_POSTING_SCOPES = "chat:write,chat:write.public"
+# How long a late answer waits for the client to give up before it is sent anyway.
+_LATE_LIMIT = 120.0
+
+
 @dataclass(frozen=True)
 class Changes:
     """What changed after a revision: copies of the changed messages and the (channel, ts) deleted.
@@ -112,18 +140,42 @@ class Changes:
 
 
 @dataclass(frozen=True)
-class _Failure:
-    status: int
-    error: str
-    retry_after: int | None
+class _Behaviour:
+    kind: str
+    method: str | None  # None: the next call whatever its method
+    status: int = 200
+    error: str = ""
+    retry_after: int | None = None
+    stored: bool = True  # reset: carry the call out first (True) or drop it unread (False)
+    delay: float = 0.0  # slow: seconds before the call is carried out and answered
+
+    def applies(self, method: str) -> bool:
+        return self.method is None or self.method == method
 
 
 class _ApiError(Exception):
-    def __init__(self, error: str, *, status: int = 200, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        *,
+        status: int = 200,
+        retry_after: int | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(error)
         self.error = error
         self.status = status
         self.retry_after = retry_after
+        self.extra = extra or {}
+
+
+class _Withheld(Exception):
+    """The call was carried out (or dropped) but gets no normal answer: late, or a reset connection."""
+
+    def __init__(self, kind: str, answer: dict[str, Any] | None = None) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.answer = answer
 
 
 class SlackStandIn:
@@ -146,8 +198,11 @@ class SlackStandIn:
         self._changed = threading.Condition(self._lock)
         self._messages: dict[str, list[StoredMessage]] = {}
         self._requests: list[RecordedRequest] = []
-        self._failures: list[_Failure] = []
+        self._behaviours: list[_Behaviour] = []
+        self._history_refusals: dict[str | None, str] = {}
+        self._stored_hooks: list[Callable[[StoredMessage], None]] = []
         self._last_ts = 0.0
+        self._last_stored: StoredMessage | None = None
         self._revision = 0
         self._tombstones: deque[tuple[int, str, str]] = deque()
         self._forgotten = 0  # the newest revision whose tombstone was dropped
@@ -253,13 +308,57 @@ class SlackStandIn:
             self._forget(channel, {ts})
 
     def fail_next(
-        self, *, count: int = 1, status: int = 429, error: str = "ratelimited", retry_after: int | None = None
+        self,
+        *,
+        count: int = 1,
+        status: int = 429,
+        error: str = "ratelimited",
+        retry_after: int | None = None,
+        method: str | None = None,
     ) -> None:
-        """Answer the next ``count`` calls with ``status``/``error`` (429 sends Retry-After, default 1 s)."""
+        """Answer the next ``count`` calls (of ``method``, or any) with ``status``/``error``; nothing is
+        stored. 429 sends Retry-After (default 1 s)."""
         if status == HTTPStatus.TOO_MANY_REQUESTS and retry_after is None:
             retry_after = 1
+        failure = _Behaviour(_FAIL, method, status=status, error=error, retry_after=retry_after)
         with self._lock:
-            self._failures.extend(_Failure(status, error, retry_after) for _ in range(count))
+            self._behaviours.extend(failure for _ in range(count))
+
+    def answer_late(self, *, method: str = "chat.postMessage", count: int = 1) -> None:
+        """Carry out the next ``count`` ``method`` calls but answer only once the client has hung up (its
+        timeout), as a Slack that stored the message and then stalled would."""
+        with self._lock:
+            self._behaviours.extend(_Behaviour(_LATE, method) for _ in range(count))
+
+    def answer_slowly(self, *, seconds: float, method: str | None = None, count: int = 1) -> None:
+        """Hold the next ``count`` calls (of ``method``, or any) ``seconds`` before carrying them out and
+        answering normally: a slow Slack, still within the client's timeout."""
+        with self._lock:
+            self._behaviours.extend(_Behaviour(_SLOW, method, delay=seconds) for _ in range(count))
+
+    def reset_after_read(
+        self, *, method: str = "chat.postMessage", count: int = 1, stored: bool = True
+    ) -> None:
+        """Read the next ``count`` ``method`` requests, carry them out (unless ``stored=False``), then reset
+        the connection instead of answering."""
+        with self._lock:
+            self._behaviours.extend(_Behaviour(_RESET, method, stored=stored) for _ in range(count))
+
+    def refuse_history(self, *, error: str = "not_in_channel", channel: str | None = None) -> None:
+        """From now on ``conversations.history``/``replies`` (of ``channel``, or every channel) answer
+        ``error``: ``not_in_channel`` or ``missing_scope`` (with ``needed``/``provided``, as Slack does)."""
+        with self._lock:
+            self._history_refusals[channel] = error
+
+    def allow_history(self) -> None:
+        """Undo :meth:`refuse_history` for every channel."""
+        with self._lock:
+            self._history_refusals.clear()
+
+    def on_stored(self, hook: Callable[[StoredMessage], None]) -> None:
+        """Call ``hook`` with every message right after it is stored (or edited), before it is answered."""
+        with self._lock:
+            self._stored_hooks.append(hook)
 
     # request handling (called from the server threads)
 
@@ -269,15 +368,39 @@ class SlackStandIn:
 
     def _dispatch(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         with self._lock:
-            failure = self._failures.pop(0) if self._failures else None
-        if failure is not None:
-            raise _ApiError(failure.error, status=failure.status, retry_after=failure.retry_after)
+            behaviour = next((b for b in self._behaviours if b.applies(method)), None)
+            if behaviour is not None:
+                self._behaviours.remove(behaviour)
+        if behaviour is not None and behaviour.kind == _FAIL:
+            raise _ApiError(behaviour.error, status=behaviour.status, retry_after=behaviour.retry_after)
+        if behaviour is not None and behaviour.kind == _SLOW:
+            time.sleep(behaviour.delay)  # the server thread stands for a slow Slack; the test waits on it
+            behaviour = None
+        if behaviour is not None and not behaviour.stored:
+            raise _Withheld(behaviour.kind)
         _check_token(token)
         handler = _METHODS.get(method)
         if handler is None:
             raise _ApiError("unknown_method")
         with self._lock:
-            return handler(self, params)
+            if method in _HISTORY_METHODS:
+                self._check_history_access(params)
+            answer = handler(self, params)
+            hooks = list(self._stored_hooks) if method in _STORING_METHODS else []
+            stored = self._last_stored
+        for hook in hooks:
+            if stored is not None:
+                hook(stored)
+        if behaviour is not None:
+            raise _Withheld(behaviour.kind, answer)
+        return answer
+
+    def _check_history_access(self, params: dict[str, Any]) -> None:
+        error = self._history_refusals.get(str(params.get("channel")), self._history_refusals.get(None))
+        if error == "missing_scope":
+            raise _ApiError(error, extra={"needed": _HISTORY_SCOPES, "provided": _POSTING_SCOPES})
+        if error is not None:
+            raise _ApiError(error)
 
     def _channel(self, params: dict[str, Any]) -> list[StoredMessage]:
         channel = params.get("channel")
@@ -330,6 +453,7 @@ class SlackStandIn:
         metadata = params.get("metadata") if isinstance(params.get("metadata"), dict) else None
         message = StoredMessage(str(params["channel"]), self._next_ts(), text, blocks, metadata, thread_ts)
         stored.append(message)
+        self._last_stored = message
         self._touch(message)
         top = [m.ts for m in stored if m.thread_ts is None]
         if len(top) > self._max_messages:
@@ -348,6 +472,7 @@ class SlackStandIn:
         message.blocks = blocks if "blocks" in params else message.blocks
         if isinstance(params.get("metadata"), dict):
             message.metadata = params["metadata"]
+        self._last_stored = message
         self._touch(message)
         self._print(message, "edit")
         return {
@@ -359,34 +484,45 @@ class SlackStandIn:
 
     def _history(self, params: dict[str, Any]) -> dict[str, Any]:
         stored = self._channel(params)
-        oldest = float(params.get("oldest") or 0)
-        latest = float(params.get("latest") or "inf")
+        window = _window(params)
         limit = min(max(int(params.get("limit") or 100), 1), 999)
         with_metadata = _truthy(params.get("include_all_metadata"))
-        top = [m for m in stored if m.thread_ts is None and oldest < float(m.ts) <= latest]
+        top = [m for m in stored if m.thread_ts is None and window(float(m.ts))]
         newest_first = sorted(top, key=lambda m: float(m.ts), reverse=True)
+        start = _cursor_offset(params.get("cursor"))
+        chosen = newest_first[start : start + limit]
         page = [
             m.to_api(replies=sum(1 for r in stored if r.thread_ts == m.ts), with_metadata=with_metadata)
-            for m in newest_first[:limit]
+            for m in chosen
         ]
-        return {"messages": page, "has_more": len(newest_first) > limit, "pin_count": 0}
+        return {
+            "messages": page,
+            "pin_count": 0,
+            **_paging(more=len(newest_first) > start + limit, next_offset=start + limit),
+        }
 
     def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
         stored = self._channel(params)
         parent = next((m for m in stored if m.ts == params.get("ts") and m.thread_ts is None), None)
         if parent is None:
             raise _ApiError("thread_not_found")
+        window = _window(params)
         limit = min(max(int(params.get("limit") or 1000), 1), 1000)
         with_metadata = _truthy(params.get("include_all_metadata"))
-        thread = [parent, *(m for m in stored if m.thread_ts == parent.ts)]
-        page = [m.to_api(replies=len(thread) - 1, with_metadata=with_metadata) for m in thread[:limit]]
-        return {"messages": page, "has_more": len(thread) > limit}
+        replies = [m for m in stored if m.thread_ts == parent.ts]
+        # The parent comes first on every page, as Slack sends it; the window and the cursor page replies.
+        chosen = [m for m in replies if window(float(m.ts))]
+        start = _cursor_offset(params.get("cursor"))
+        page = [parent, *chosen[start : start + limit]]
+        messages = [m.to_api(replies=len(replies), with_metadata=with_metadata) for m in page]
+        return {"messages": messages, **_paging(more=len(chosen) > start + limit, next_offset=start + limit)}
 
     def _print(self, message: StoredMessage, action: str) -> None:
         if self._printer is not None:
             self._printer(format_message(message, action=action))
 
 
+_STORING_METHODS = frozenset({"chat.postMessage", "chat.update"})
 _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": SlackStandIn._auth_test,
     "chat.postMessage": SlackStandIn._post_message,
@@ -413,6 +549,39 @@ def format_message(message: StoredMessage, *, action: str) -> str:
 def _unescape(text: str) -> str:
     """Slack's mrkdwn as a terminal would show it: entities decoded, emoji codes drawn."""
     return draw_emoji(slack_unescape(text))
+
+
+def _window(params: dict[str, Any]) -> Callable[[float], bool]:
+    """Whether a ts lies between ``oldest`` and ``latest`` (both exclusive unless ``inclusive``)."""
+    try:
+        oldest = float(params.get("oldest") or 0)
+    except ValueError:
+        raise _ApiError("invalid_ts_oldest") from None
+    try:
+        latest = float(params.get("latest") or "inf")
+    except ValueError:
+        raise _ApiError("invalid_ts_latest") from None
+    if _truthy(params.get("inclusive")):
+        return lambda ts: oldest <= ts <= latest
+    return lambda ts: oldest < ts < latest
+
+
+def _cursor_offset(cursor: object) -> int:
+    """Where a ``next_cursor`` from :func:`_paging` resumes (an opaque base64 string, as Slack's are)."""
+    if not cursor:
+        return 0
+    try:
+        kind, _, offset = base64.b64decode(str(cursor), validate=True).decode().partition(":")
+        if kind != "next_offset":
+            raise ValueError(kind)
+        return int(offset)
+    except ValueError:
+        raise _ApiError("invalid_cursor") from None
+
+
+def _paging(*, more: bool, next_offset: int) -> dict[str, Any]:
+    cursor = base64.b64encode(f"next_offset:{next_offset}".encode()).decode() if more else ""
+    return {"has_more": more, "response_metadata": {"next_cursor": cursor}}
 
 
 def _truthy(value: object) -> bool:
@@ -498,10 +667,27 @@ def _handler_for(standin: SlackStandIn) -> type[BaseHTTPRequestHandler]:
                 token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else params.get("token")
                 answer = {"ok": True, **standin._dispatch(request.api_method, params, token)}
                 self._send(HTTPStatus.OK, answer, retry_after=None)
+            except _Withheld as withheld:
+                self._withhold(withheld)
             except _ApiError as error:
-                self._send(error.status, {"ok": False, "error": error.error}, retry_after=error.retry_after)
+                payload = {"ok": False, "error": error.error, **error.extra}
+                self._send(error.status, payload, retry_after=error.retry_after)
             except ValueError:
                 self._send(HTTPStatus.OK, {"ok": False, "error": "invalid_arguments"}, retry_after=None)
+
+        def _withhold(self, withheld: _Withheld) -> None:
+            """Reset the connection, or answer only after the client hung up (or ``_LATE_LIMIT``)."""
+            self.close_connection = True
+            if withheld.kind == _LATE and withheld.answer is not None:
+                readable, _, _ = select.select([self.connection], [], [], _LATE_LIMIT)
+                gone = bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+                if not gone:
+                    with contextlib.suppress(OSError):  # the client hung up meanwhile: that is the point
+                        self._send(HTTPStatus.OK, {"ok": True, **withheld.answer}, retry_after=None)
+                    return
+            # SO_LINGER 0: close sends RST, so the client sees "connection reset by peer".
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
 
         def _serve_page(self, path: str, query: dict[str, list[str]]) -> None:
             """The web page, its assets, its live updates and ``/healthz``; never recorded as API calls."""

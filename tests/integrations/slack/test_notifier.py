@@ -54,8 +54,21 @@ def refs(redis_client: redis.Redis, redis_prefix: str) -> RedisMessageRefs:
 
 @pytest.fixture
 def make_notifier(slack_standin: SlackStandIn, refs: RedisMessageRefs) -> Callable[..., SlackNotifier]:
-    def build(*, token: str = TOKEN, store: RedisMessageRefs = refs) -> SlackNotifier:
-        return SlackNotifier(token=token, channel=CHANNEL, refs=store, base_url=slack_standin.base_url)
+    def build(
+        *,
+        token: str = TOKEN,
+        store: RedisMessageRefs = refs,
+        timeout: int = 10,
+        on_history_refused: Callable[[str, str], None] | None = None,
+    ) -> SlackNotifier:
+        return SlackNotifier(
+            token=token,
+            channel=CHANNEL,
+            refs=store,
+            base_url=slack_standin.base_url,
+            timeout=timeout,
+            on_history_refused=on_history_refused,
+        )
 
     return build
 
@@ -69,7 +82,17 @@ def test_first_transition_posts_one_parent_message_with_task_metadata(
     assert "Adding compute nodes" in message.text
     assert message.metadata == {
         "event_type": "ehpc_task",
-        "event_payload": {"task_key": STARTED.task_key, "fingerprint": STARTED.fingerprint, "sequence": 1},
+        "event_payload": {
+            "task_key": STARTED.task_key,
+            "fingerprint": STARTED.fingerprint,
+            "sequence": 1,
+            # What a rebuild after a state loss needs to follow the task again:
+            "status": "Processing",
+            "step": 1,
+            "total": 10,
+            "first_seen": STARTED.first_seen.timestamp(),
+            "final": False,
+        },
     }
     assert refs.get(STARTED.task_key) == MessageRef(channel=CHANNEL, ts=message.ts, sequence=1)
 
@@ -348,3 +371,142 @@ def test_post_sends_a_standalone_message(
     assert message.metadata is not None
     assert message.metadata["event_type"] == "ehpc_cluster_problem"
     assert "<!channel>" not in message.text
+
+
+def lookups(standin: SlackStandIn) -> list[str]:
+    """The history reads the stand-in answered, in order."""
+    return [r.api_method for r in standin.requests() if r.api_method.startswith("conversations.")]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status": 429, "retry_after": 1},
+        {"status": 500, "error": "internal_error"},
+        {"status": 200, "error": "service_unavailable"},
+    ],
+    ids=["429", "500", "ok-false"],
+)
+def test_an_answered_failure_means_nothing_was_posted_so_the_retry_posts_without_a_lookup(
+    slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier], failure: dict[str, object]
+) -> None:
+    notifier = make_notifier()
+    slack_standin.fail_next(method="chat.postMessage", **failure)  # type: ignore[arg-type]
+    with pytest.raises(RetryableDeliveryError):
+        notifier.send(STARTED)
+
+    notifier.send(STARTED)
+
+    assert len(slack_standin.messages(CHANNEL)) == 1
+    assert lookups(slack_standin) == []
+
+
+@pytest.mark.parametrize("ambiguity", ["late", "reset"])
+def test_no_answer_after_the_post_was_stored_is_resolved_by_a_lookup_not_a_second_post(
+    slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier], ambiguity: str
+) -> None:
+    notifier = make_notifier(timeout=1)
+    if ambiguity == "late":
+        slack_standin.answer_late()
+    else:
+        slack_standin.reset_after_read()
+    with pytest.raises(RetryableDeliveryError):
+        notifier.send(STARTED)
+
+    notifier.send(STARTED)
+
+    [message] = slack_standin.messages(CHANNEL)
+    assert lookups(slack_standin) == ["conversations.history"]
+    assert len(message.edits) == 1  # adopted and brought up to date
+
+
+def test_a_reset_before_anything_was_stored_looks_then_posts_once(
+    slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier]
+) -> None:
+    notifier = make_notifier()
+    slack_standin.reset_after_read(stored=False)
+    with pytest.raises(RetryableDeliveryError):
+        notifier.send(STARTED)
+
+    notifier.send(STARTED)
+
+    assert len(slack_standin.messages(CHANNEL)) == 1
+    assert lookups(slack_standin) == ["conversations.history"]
+
+
+def test_a_timed_out_final_reply_is_looked_up_in_its_thread(
+    slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier]
+) -> None:
+    notifier = make_notifier(timeout=1)
+    notifier.send(STARTED)
+    slack_standin.answer_late()  # the reply is the next post
+    with pytest.raises(RetryableDeliveryError):
+        notifier.send(FINISHED)
+
+    notifier.send(FINISHED)
+
+    [message] = slack_standin.messages(CHANNEL)
+    assert len(slack_standin.replies(CHANNEL, message.ts)) == 1
+    assert lookups(slack_standin) == ["conversations.replies"]
+
+
+def test_the_lookup_follows_cursor_pages_past_the_first_200_messages(
+    slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier]
+) -> None:
+    notifier = make_notifier(timeout=1)
+    slack_standin.reset_after_read()
+    with pytest.raises(RetryableDeliveryError):
+        notifier.send(STARTED)
+    for number in range(450):  # a busy channel: people talk after the attempt
+        notifier.post(
+            render_cluster_problem(cluster_name=f"c{number}", code="x", message="y"),
+            event_type="chat",
+            key="k",
+        )
+
+    notifier.send(STARTED)
+
+    task_messages = [m for m in slack_standin.messages(CHANNEL) if "Adding compute nodes" in m.text]
+    assert len(task_messages) == 1
+    assert lookups(slack_standin) == ["conversations.history"] * 3
+
+
+@pytest.mark.parametrize("refusal", ["not_in_channel", "missing_scope"])
+def test_unreadable_history_posts_anyway_and_is_counted_never_dead_lettered(
+    slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier], refusal: str
+) -> None:
+    refused: list[tuple[str, str]] = []
+    notifier = make_notifier(
+        timeout=1, on_history_refused=lambda channel, code: refused.append((channel, code))
+    )
+    slack_standin.refuse_history(error=refusal)
+    slack_standin.reset_after_read()
+    with pytest.raises(RetryableDeliveryError):
+        notifier.send(STARTED)
+
+    notifier.send(STARTED)  # no PermanentDeliveryError: at least once beats lost
+    notifier.send(FINISHED)
+
+    assert len(slack_standin.messages(CHANNEL)) == 2  # the price, said plainly: shown twice
+    assert refused == [(CHANNEL, refusal)]
+
+
+@pytest.mark.parametrize(
+    ("refusal", "words"),
+    [
+        ("not_in_channel", "not a member (not_in_channel): /invite it"),
+        ("missing_scope", "lacks channels:history,groups:history (missing_scope; granted: chat:write"),
+    ],
+)
+def test_check_history_names_the_channel_and_what_is_missing(
+    slack_standin: SlackStandIn, make_notifier: Callable[..., SlackNotifier], refusal: str, words: str
+) -> None:
+    notifier = make_notifier()
+    assert notifier.check_history() == f"channel {CHANNEL}: history readable"
+    slack_standin.refuse_history(error=refusal)
+
+    with pytest.raises(PermanentDeliveryError) as refused:
+        notifier.check_history()
+
+    assert str(refused.value).startswith(f"channel {CHANNEL}: ")
+    assert words in str(refused.value)

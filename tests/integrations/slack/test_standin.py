@@ -158,3 +158,139 @@ def test_printer_shows_a_task_message_with_its_buttons_left_out() -> None:
     [message] = printed
     assert "Adding compute nodes" in message
     assert "Refresh" not in message
+
+
+def test_history_pages_by_cursor_newest_first_until_next_cursor_is_empty(slack_standin: SlackStandIn) -> None:
+    client = WebClient(token=TOKEN, base_url=slack_standin.base_url)
+    posted = [client.chat_postMessage(channel="C1", text=f"m{n}")["ts"] for n in range(5)]
+
+    pages = []
+    cursor = None
+    while True:
+        page = client.conversations_history(channel="C1", limit=2, cursor=cursor, oldest=posted[0])
+        pages.append([m["text"] for m in page["messages"]])
+        cursor = page["response_metadata"]["next_cursor"]
+        assert page["has_more"] is bool(cursor)
+        if not cursor:
+            break
+
+    assert pages == [["m4", "m3"], ["m2", "m1"]]  # oldest is exclusive: m0 is not included
+
+
+def test_history_window_is_exclusive_unless_inclusive(slack_standin: SlackStandIn) -> None:
+    client = WebClient(token=TOKEN, base_url=slack_standin.base_url)
+    first, middle, last = (client.chat_postMessage(channel="C1", text=t)["ts"] for t in ("a", "b", "c"))
+
+    exclusive = client.conversations_history(channel="C1", oldest=first, latest=last)["messages"]
+    inclusive = client.conversations_history(channel="C1", oldest=first, latest=last, inclusive=True)
+
+    assert [m["ts"] for m in exclusive] == [middle]
+    assert [m["text"] for m in inclusive["messages"]] == ["c", "b", "a"]
+
+
+def test_slack_sdk_iterates_history_pages_by_itself(slack_standin: SlackStandIn) -> None:
+    client = WebClient(token=TOKEN, base_url=slack_standin.base_url)
+    for n in range(7):
+        client.chat_postMessage(channel="C1", text=f"m{n}")
+
+    texts = [
+        m["text"] for page in client.conversations_history(channel="C1", limit=3) for m in page["messages"]
+    ]
+
+    assert texts == [f"m{n}" for n in reversed(range(7))]
+
+
+def test_replies_page_by_cursor_with_the_parent_first_on_each_page(slack_standin: SlackStandIn) -> None:
+    client = WebClient(token=TOKEN, base_url=slack_standin.base_url)
+    parent = client.chat_postMessage(channel="C1", text="parent")["ts"]
+    for n in range(3):
+        client.chat_postMessage(channel="C1", text=f"r{n}", thread_ts=parent)
+
+    first = client.conversations_replies(channel="C1", ts=parent, limit=2)
+    second = client.conversations_replies(
+        channel="C1", ts=parent, limit=2, cursor=first["response_metadata"]["next_cursor"]
+    )
+
+    assert [m["text"] for m in first["messages"]] == ["parent", "r0", "r1"]
+    assert [m["text"] for m in second["messages"]] == ["parent", "r2"]
+    assert second["response_metadata"]["next_cursor"] == ""
+
+
+@pytest.mark.parametrize(
+    ("error", "extra"),
+    [
+        ("not_in_channel", {}),
+        (
+            "missing_scope",
+            {"needed": "channels:history,groups:history", "provided": "chat:write,chat:write.public"},
+        ),
+    ],
+)
+def test_refused_history_answers_like_slack_and_posting_still_works(
+    slack_standin: SlackStandIn, error: str, extra: dict[str, str]
+) -> None:
+    client = WebClient(token=TOKEN, base_url=slack_standin.base_url)
+    slack_standin.refuse_history(error=error)
+    parent = client.chat_postMessage(channel="C1", text="still posts")["ts"]
+
+    refused = []
+    for read in (
+        lambda: client.conversations_history(channel="C1"),
+        lambda: client.conversations_replies(channel="C1", ts=parent),
+    ):
+        with pytest.raises(SlackApiError) as failed:
+            read()
+        refused.append(failed.value.response.data)
+
+    assert refused == [{"ok": False, "error": error, **extra}] * 2
+    slack_standin.allow_history()
+    assert client.conversations_history(channel="C1")["messages"][0]["ts"] == parent
+
+
+def test_429_carries_retry_after_and_stores_nothing(slack_standin: SlackStandIn) -> None:
+    client = WebClient(token=TOKEN, base_url=slack_standin.base_url, retry_handlers=[])
+    slack_standin.fail_next(method="chat.postMessage", retry_after=7)
+
+    client.auth_test()  # another method is not affected
+    with pytest.raises(SlackApiError) as limited:
+        client.chat_postMessage(channel="C1", text="x")
+
+    assert limited.value.response.status_code == 429
+    assert limited.value.response.headers["Retry-After"] == "7"
+    assert slack_standin.messages("C1") == []
+
+
+def test_a_late_answer_comes_after_the_client_timeout_but_the_message_is_stored(
+    slack_standin: SlackStandIn,
+) -> None:
+    client = WebClient(token=TOKEN, base_url=slack_standin.base_url, timeout=1, retry_handlers=[])
+    slack_standin.answer_late()
+
+    with pytest.raises(TimeoutError):
+        client.chat_postMessage(channel="C1", text="stored anyway")
+
+    assert [m.text for m in slack_standin.messages("C1")] == ["stored anyway"]
+    assert client.chat_postMessage(channel="C1", text="next")["ok"] is True  # only one call was late
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_reset_after_the_request_was_read_stores_it_or_not(
+    slack_standin: SlackStandIn, stored: bool
+) -> None:
+    client = WebClient(token=TOKEN, base_url=slack_standin.base_url, retry_handlers=[])
+    slack_standin.reset_after_read(stored=stored)
+
+    with pytest.raises(ConnectionError):
+        client.chat_postMessage(channel="C1", text="maybe")
+
+    assert len(slack_standin.messages("C1")) == (1 if stored else 0)
+
+
+def test_on_stored_runs_before_the_answer_is_sent(slack_standin: SlackStandIn) -> None:
+    client = WebClient(token=TOKEN, base_url=slack_standin.base_url)
+    seen: list[tuple[str, int]] = []
+    slack_standin.on_stored(lambda message: seen.append((message.text, len(slack_standin.requests()))))
+
+    client.chat_postMessage(channel="C1", text="hooked")
+
+    assert seen == [("hooked", 1)]

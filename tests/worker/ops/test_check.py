@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.fixtures.pipeline import Stack
+from tests.fixtures.pipeline import CHANNEL, Stack
 from worker.config.models import ClusterConfig
 from worker.detect.poll import preview_poll
 from worker.ops.check import run_checks
@@ -21,7 +21,19 @@ def test_a_working_deployment_passes_every_check(stack: Stack) -> None:
         ("credentials", True),
         (f"ListTasks {CLUSTER}", True),
         ("target slack", True),
+        (f"target slack {CHANNEL}", True),
     ]
+
+
+def test_a_channel_whose_history_the_bot_cannot_read_fails_its_line_saying_what_to_grant(
+    stack: Stack,
+) -> None:
+    stack.slack.refuse_history(error="missing_scope", channel=CHANNEL)
+
+    failed = [result for result in run_checks(stack.runtime) if not result.ok]
+
+    assert [result.name for result in failed] == [f"target slack {CHANNEL}"]
+    assert "lacks channels:history,groups:history" in failed[0].detail
 
 
 def test_a_cluster_the_api_does_not_know_fails_its_line_only(stack: Stack) -> None:
