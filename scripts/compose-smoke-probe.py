@@ -7,6 +7,7 @@
     compose-smoke-probe.py running     SIMULATOR KEY                 # exit 1 unless it is still Processing
     compose-smoke-probe.py final       STANDIN CHANNEL KEY TIMEOUT   # its message shows it succeeded, once
     compose-smoke-probe.py unique      STANDIN CHANNEL               # no task has two messages
+    compose-smoke-probe.py page        PAGE CHANNEL KEY              # the stand-in's page shows the task
 
 STANDIN is the Slack stand-in's Web API base (http://127.0.0.1:PORT/api/), SIMULATOR the simulator's
 base URL. The stand-in is read with the Web API itself (conversations.history / .replies with
@@ -162,6 +163,17 @@ def unique(standin: str, channel: str) -> str:
     return f"{len(counts)} tasks, one message each"
 
 
+def page(url: str, channel: str, key: str) -> str:
+    """The stand-in's web page (what a person opens) draws the channel and the task's message."""
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback URLs only
+        document = answer.read().decode()
+    task_id = key.partition("/")[2]
+    missing = [text for text in (f"# {channel}", task_id) if text not in document]
+    if missing:
+        raise ProbeError(f"the page at {url} does not show {', '.join(missing)}")
+    return f"the page at {url} shows # {channel} and task {task_id} ({len(document)} bytes)"
+
+
 COMMANDS: dict[str, Callable[..., str]] = {
     "delivered": delivered,
     "start-task": start_task,
@@ -169,6 +181,7 @@ COMMANDS: dict[str, Callable[..., str]] = {
     "running": running,
     "final": final,
     "unique": unique,
+    "page": page,
 }
 
 

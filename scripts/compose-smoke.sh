@@ -13,7 +13,8 @@
 # 6. deliver   a simulated task's message reaches the Slack stand-in (worker-poll → worker-deliver)
 # 7. scale     worker-deliver to 2 replicas, both healthy
 # 8. restart   a task started in the simulator, shown in Slack, then Redis restarted while it runs: the
-#              task still reaches Slack exactly once, with its final status and one final reply
+#              task still reaches Slack exactly once, with its final status and one final reply; the
+#              stand-in's web page shows it; no container was restarted by Docker (no crash loop)
 # 9. down      docker compose down -v; dockerd stopped and the firewall rules restored if this run
 #              started dockerd (always, also on failure)
 # Prints the seconds each phase took. Idempotent: a second run reuses the installed packages and the
@@ -141,5 +142,6 @@ log "Redis restarted; waiting for every service to be healthy again and the task
 quiet "${compose[@]}" up -d --no-build --no-recreate --scale worker-deliver=2 --wait --wait-timeout 120
 probe final "$standin" "$channel" "$key" 120
 probe unique "$standin" "$channel"
+probe page "http://127.0.0.1:$SLACK_STANDIN_PORT/" "$channel" "$key"
 no_restarts
 log "no container was restarted by Docker"

@@ -68,3 +68,18 @@ def test_a_task_posted_twice_fails_both_final_and_unique() -> None:
     assert "2 messages" in final.stderr
     assert unique.returncode == 1
     assert KEY in unique.stderr
+
+
+def test_page_passes_once_the_standin_page_draws_the_task() -> None:
+    with SlackStandIn() as standin:
+        _post(standin, "Adding compute nodes: In progress · task T-1", "ehpc_task", KEY)
+        result = _probe("page", standin.page_url, CHANNEL, KEY)
+    assert result.returncode == 0, result.stderr
+
+
+def test_page_fails_when_the_task_is_not_on_the_page() -> None:
+    with SlackStandIn() as standin:
+        _post(standin, "Adding compute nodes: In progress · task T-1", "ehpc_task", KEY)
+        result = _probe("page", standin.page_url, CHANNEL, "ehpc-hz-demo0003/T-2")
+    assert result.returncode == 1
+    assert "T-2" in result.stderr
