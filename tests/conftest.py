@@ -13,6 +13,9 @@ from tests.fixtures.environment import REDIS_URL
 
 # Never let the credential chain ask an ECS metadata service: no such address exists for tests.
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
+# Processes the tests start serve no /metrics unless a test gives them a port: the defaults (9808-9810) are
+# one per host, and several test processes (or test runs) share this host.
+os.environ["EHPC_METRICS_PORT"] = "0"
 
 pytest_plugins = [
     "tests.fixtures.simulator",

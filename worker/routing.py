@@ -20,10 +20,11 @@ from pathlib import Path
 from integrations.base import Transition, TransitionKind
 from integrations.ehpc.schema import RawTask
 from integrations.ehpc.task import TaskStatus, TaskType, normalize
-from worker.config.models import BridgeConfig, ConfigError, Route, RouteMatch, load_config
+from worker.config.models import BridgeConfig, ClusterConfig, ConfigError, Route, RouteMatch, load_config
 
 __all__ = [
     "RouteStep",
+    "cluster_targets",
     "describe_match",
     "explain",
     "matches",
@@ -61,6 +62,31 @@ def route(transition: Transition, config: BridgeConfig) -> list[str]:
     if not taken:
         return _dedup(config.default_targets)
     return _dedup(name for targets in taken for name in targets)
+
+
+def cluster_targets(cluster: ClusterConfig, config: BridgeConfig) -> list[str]:
+    """Every target that some transition of ``cluster`` may be routed to, in order, each once.
+
+    The walk of :func:`route` with only the cluster known: a route whose cluster and label conditions
+    hold may take some of its transitions; one with no other condition takes all of them (and, unless it
+    continues, nothing after it is reached); ``default_targets`` count unless such a route always matches.
+    """
+    found: list[str] = []
+    always_matched = False
+    for rule in config.routes:
+        match = rule.match
+        if match.clusters and cluster.id not in match.clusters:
+            continue
+        if any(cluster.labels.get(name) != value for name, value in match.labels.items()):
+            continue
+        found.extend(rule.targets)
+        if not (match.task_types or match.statuses or match.kinds):
+            always_matched = True
+            if not rule.continue_:
+                break
+    if not always_matched:
+        found.extend(config.default_targets)
+    return _dedup(found)
 
 
 def explain(transition: Transition, config: BridgeConfig) -> list[RouteStep]:

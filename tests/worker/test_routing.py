@@ -10,7 +10,7 @@ from integrations.base import TransitionKind
 from integrations.target import SlackTarget
 from tests.fixtures.transitions import make_transition
 from worker.config.models import BridgeConfig, ClusterConfig, Route, RouteMatch, load_config
-from worker.routing import explain, route, routing_table, run_routes_cli
+from worker.routing import cluster_targets, explain, route, routing_table, run_routes_cli
 
 TARGETS = tuple(SlackTarget(name=name) for name in ("slack", "pager", "tickets", "audit"))
 
@@ -140,3 +140,28 @@ def test_route_without_targets_silences() -> None:
     silence = rule([], kinds=["progressed"])
     transition = make_transition(status="Processing", kind=TransitionKind.PROGRESSED)
     assert route(transition, config(silence, rule(["slack"]))) == []
+
+
+@pytest.mark.parametrize(
+    ("routes", "expected"),
+    [
+        pytest.param((), ["slack"], id="no-routes-default"),
+        pytest.param((rule(["tickets"], clusters=["c-dev"]),), ["tickets"], id="own-route-stops"),
+        pytest.param((rule(["tickets"], clusters=["c-other"]),), ["slack"], id="other-cluster-route"),
+        pytest.param((FAILURES,), ["pager", "slack"], id="conditional-route-and-default"),
+        pytest.param(
+            (rule(["tickets"], labels={"env": "dev"}), rule(["audit"])), ["tickets"], id="label-route-stops"
+        ),
+        pytest.param(
+            (rule(["tickets"], cont=True, labels={"env": "dev"}), rule(["audit"])),
+            ["tickets", "audit"],
+            id="continue-reaches-the-next",
+        ),
+        pytest.param((rule([], clusters=["c-dev"]),), [], id="silenced"),
+    ],
+)
+def test_cluster_targets_are_every_target_its_transitions_may_reach(
+    routes: tuple[Route, ...], expected: list[str]
+) -> None:
+    cluster = ClusterConfig(id="c-dev", labels={"env": "dev"})
+    assert cluster_targets(cluster, config(*routes)) == expected

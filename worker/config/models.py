@@ -29,10 +29,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from integrations.base import TransitionKind
 from integrations.ehpc.task import TaskStatus, TaskType
@@ -47,6 +47,7 @@ __all__ = [
     "ConfigError",
     "Route",
     "RouteMatch",
+    "SlackAccessConfig",
     "load_config",
 ]
 
@@ -64,6 +65,56 @@ class ConfigError(ValueError):
         super().__init__(f"{path}: {count}:\n" + "\n".join(f"  {p}" for p in self.problems))
 
 
+# Slack IDs as Slack spells them (users U…/W…, user groups S…, channels C…/G…), or a channel's name.
+SlackUserId = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")]
+SlackGroupId = Annotated[str, StringConstraints(pattern=r"^S[A-Z0-9]{2,}$")]
+SlackChannelRef = Annotated[
+    str, StringConstraints(pattern=r"^(?:[CG][A-Z0-9]{2,}|#?[a-z0-9][a-z0-9._-]{0,79})$")
+]
+
+
+class SlackAccessConfig(BaseModel):
+    """Who may use ``/ehpc`` on a cluster: where it may be looked up, who may look it up, who may mute it.
+
+    Given at the top level (``access:``, the defaults) and per cluster (``clusters[].access``). Unset
+    (None) inherits the defaults; per permission, a cluster that names users or groups replaces both of
+    the defaults' lists (an explicit ``[]`` for both opens it to everyone in its channels). ``channels``
+    unset means every channel the cluster's notifications are routed to, on any Slack target.
+    ``contact`` is whom a refusal tells people to ask (free text, shown escaped).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channels: tuple[SlackChannelRef, ...] | None = None
+    lookup_users: tuple[SlackUserId, ...] | None = None
+    lookup_groups: tuple[SlackGroupId, ...] | None = None
+    mute_users: tuple[SlackUserId, ...] | None = None
+    mute_groups: tuple[SlackGroupId, ...] | None = None
+    contact: str | None = Field(default=None, min_length=1, max_length=200)
+
+    def over(self, defaults: SlackAccessConfig) -> SlackAccessConfig:
+        """These rules with what they leave unset taken from ``defaults``."""
+        lookup = (self.lookup_users, self.lookup_groups)
+        mute = (self.mute_users, self.mute_groups)
+        if lookup == (None, None):
+            lookup = (defaults.lookup_users, defaults.lookup_groups)
+        if mute == (None, None):
+            mute = (defaults.mute_users, defaults.mute_groups)
+        return SlackAccessConfig(
+            channels=self.channels if self.channels is not None else defaults.channels,
+            lookup_users=lookup[0],
+            lookup_groups=lookup[1],
+            mute_users=mute[0],
+            mute_groups=mute[1],
+            contact=self.contact or defaults.contact,
+        )
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """Every user group these rules name (``check`` resolves each)."""
+        return frozenset((*(self.lookup_groups or ()), *(self.mute_groups or ())))
+
+
 class ClusterConfig(BaseModel):
     """One watched cluster; unset values fall back to the environment's (``EHPC_POLL_INTERVAL`` …)."""
 
@@ -76,6 +127,7 @@ class ClusterConfig(BaseModel):
     slack_channel: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     announce_running_on_baseline: bool | None = None
+    access: SlackAccessConfig = Field(default_factory=SlackAccessConfig)
     api: ApiChoice | None = None  # None: EHPC_API (default 2018-04-12)
 
     @field_validator("api", mode="before")
@@ -121,6 +173,7 @@ class BridgeConfig(BaseModel):
     targets: tuple[TargetConfig, ...] = (SlackTarget(name=DEFAULT_TARGET),)
     routes: tuple[Route, ...] = ()
     default_targets: tuple[str, ...] = (DEFAULT_TARGET,)
+    access: SlackAccessConfig = Field(default_factory=SlackAccessConfig)
     source: Path | None = None
 
     @classmethod

@@ -5,8 +5,9 @@ per watched cluster (for an E-HPC 2.0 cluster ListCommonLogs, after asking the 2
 it is when ``api: auto``), and asks each target that has a harmless call (Slack ``auth.test``; any
 notifier with a ``check()`` method) whether its credentials work. For each channel a Slack target posts
 to, it reads one message of history and says which channel lacks membership (``not_in_channel``) or
-which scope (``missing_scope``, needed and granted). Exit status 0 only when every line passed. Nothing
-is posted anywhere.
+which scope (``missing_scope``, needed and granted). It resolves each Slack user group the access rules
+name (``usergroups.users.list``: the ``usergroups:read`` scope). Exit status 0 only when every line
+passed. Nothing is posted anywhere.
 
 A first run with nothing configured is the case this is written for: each missing setting gets its own
 line naming the variable to set and where it goes (the environment, a ``NAME_FILE``, ``.env`` for
@@ -23,6 +24,7 @@ from functools import partial
 
 import redis
 from pydantic import ValidationError
+from slack_sdk import WebClient
 
 from integrations.ehpc.errors import EhpcError
 from integrations.slack.notifier import SlackNotifier
@@ -31,6 +33,7 @@ from worker.config.settings import Settings
 from worker.detect.poll2024 import generation_of
 from worker.ops.logs import configure_logging, quiet_sdk_loggers
 from worker.runtime import Runtime
+from worker.slack_app.groups import GROUPS_SCOPE, UserGroups
 
 __all__ = ["CheckResult", "run_check", "run_checks"]
 
@@ -45,8 +48,8 @@ NO_CREDENTIALS = (
 )
 NO_SLACK_BOT = (
     "SLACK_BOT_TOKEN is not set: your Slack app's bot token (xoxb-…, api.slack.com/apps → OAuth &"
-    " Permissions; scopes chat:write, channels:history), in the environment or a file named by"
-    " SLACK_BOT_TOKEN_FILE"
+    " Permissions; scopes chat:write, channels:history, usergroups:read), in the environment or a file"
+    " named by SLACK_BOT_TOKEN_FILE"
 )
 NO_SLACK_CHANNEL = (
     "SLACK_CHANNEL is not set: the ID (C…) of the channel to post in, with the app invited there, in the"
@@ -89,6 +92,7 @@ def run_checks(rt: Runtime) -> list[CheckResult]:
         if not problems:
             results.append(_attempt(f"target {name}", partial(_target, rt, name, first_cluster)))
             results += _slack_channels(rt, name)
+    results.extend(_user_groups(rt))
     return results
 
 
@@ -107,6 +111,29 @@ def _slack_channels(rt: Runtime, name: str) -> list[CheckResult]:
         _attempt(f"target {name} {channel}", notifier.check_history)
         for channel, notifier in by_channel.items()
     ]
+
+
+def _user_groups(rt: Runtime) -> list[CheckResult]:
+    """Each Slack user group the access rules name, asked once (``usergroups.users.list``, its scope)."""
+    groups = sorted(
+        {group for cluster in rt.clusters.values() for group in cluster.access.over(rt.config.access).groups}
+    )
+    if not groups:
+        return []
+    token = rt.settings.slack_bot_token
+    if token is None:
+        return [CheckResult(name="slack user groups", ok=False, detail=NO_SLACK_BOT)]
+    client = WebClient(token=token.get_secret_value(), base_url=rt.settings.slack_api_url, retry_handlers=[])
+    resolver = UserGroups(client=client, redis_client=rt.redis, keys=rt.keys)
+
+    def members(group: str) -> str:
+        return f"{len(resolver.ask(group))} member(s)"
+
+    hint = (
+        f"the Slack app needs the {GROUPS_SCOPE} bot scope to resolve user groups in access rules "
+        "(slack-app-manifest.yml; reinstall the app after adding it)"
+    )
+    return [_attempt(f"slack user group {group}", partial(members, group), hint=hint) for group in groups]
 
 
 def _ping(rt: Runtime) -> str:

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 from integrations.slack.commands import ACTION_MORE, ACTION_MUTE_HOUR, ACTION_REFRESH, ACTION_SHARE
 from worker.config.settings import Settings
 from worker.slack_app.access import access_policy
+from worker.slack_app.groups import UserGroups
 from worker.slack_app.listeners import Listeners
 from worker.slack_app.live import RegionalTasks
 from worker.slack_app.services import Services
@@ -88,15 +89,16 @@ def app_from_settings(settings: Settings) -> App:
     if problem is not None or settings.slack_bot_token is None:
         raise StartupError(problem)
     rt = Runtime.from_settings(settings)
+    web = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    groups = UserGroups(client=web, redis_client=rt.redis, keys=rt.keys)
     services = Services(
         lookup=rt.lookup,
         mutes=rt.mutes,
-        access=access_policy(rt),
+        access=access_policy(rt, members_of=groups.members),
         live=RegionalTasks(rt),
         now=lambda: datetime.now(UTC),
     )
     secret = settings.slack_signing_secret
-    web = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
     return build_app(
         services=services,
         client=web,

@@ -124,7 +124,7 @@ class Listeners:
     def _task(self, query: TaskQuery, requester: Requester, *, share: bool) -> _Answer:
         clusters = self._allowed(requester, Permission.LOOKUP)
         if not clusters:
-            return _Answer(refusal_no_cluster(requester))
+            return _Answer(refusal_no_cluster(requester, contact=self._s.access.contact))
         record = self._s.lookup.find_task(query.task_id, cluster_ids=[c.cluster_id for c in clusters])
         share_text = f"task {query.task_id}" if share else None
         if record is not None:
@@ -171,7 +171,7 @@ class Listeners:
     def _tasks(self, query: TasksQuery, requester: Requester, *, share: bool) -> _Answer:
         decision = self._s.access.check(requester, cluster_id=query.cluster_id, permission=Permission.LOOKUP)
         if not decision.allowed:
-            return _Answer(refusal(query.cluster_id, decision.reason))
+            return _Answer(refusal(query.cluster_id, decision))
         cluster = self._s.access.cluster(query.cluster_id)
         name = cluster.name if cluster is not None else query.cluster_id
         lookup = self._s.lookup
@@ -198,7 +198,7 @@ class Listeners:
     def _clusters(self, requester: Requester, *, share: bool) -> _Answer:
         clusters = self._allowed(requester, Permission.LOOKUP)
         if not clusters:
-            return _Answer(refusal_no_cluster(requester))
+            return _Answer(refusal_no_cluster(requester, contact=self._s.access.contact))
         health = self._s.lookup.health([(c.cluster_id, c.name) for c in clusters])
         return _Answer(render_clusters(clusters=health, now=self._s.now(), share=share))
 
@@ -206,7 +206,7 @@ class Listeners:
         decision = self._s.access.check(requester, cluster_id=cluster_id, permission=Permission.MUTE)
         cluster = self._s.access.cluster(cluster_id)
         if not decision.allowed or cluster is None:
-            return refusal(cluster_id, decision.reason)
+            return refusal(cluster_id, decision)
         now = self._s.now()
         mute = self._s.mutes.mute(
             cluster_id=cluster_id, until=now + duration, reason=reason, user_id=requester.user_id, now=now
@@ -228,7 +228,7 @@ class Listeners:
         decision = self._s.access.check(requester, cluster_id=cluster_id, permission=Permission.MUTE)
         cluster = self._s.access.cluster(cluster_id)
         if not decision.allowed or cluster is None:
-            return refusal(cluster_id, decision.reason)
+            return refusal(cluster_id, decision)
         summary = self._s.mutes.unmute(cluster_id=cluster_id, now=self._s.now())
         if summary is None:
             return render_notice(f"*{escape(cluster.name)}* was not muted.")
@@ -256,7 +256,7 @@ class Listeners:
         cluster_id, task_id, requester = pressed
         decision = self._s.access.check(requester, cluster_id=cluster_id, permission=Permission.LOOKUP)
         if not decision.allowed:
-            respond(**_ephemeral(refusal(cluster_id, decision.reason)))
+            respond(**_ephemeral(refusal(cluster_id, decision)))
             return
         live = self._live_task(cluster_id, task_id)
         if live is None:

@@ -160,3 +160,8 @@ class Keys:
     def incident(self, *, target: str, incident_key: str) -> str:
         """Hash: a target's incident ledger for one key (``f:<task_key>`` = failure end, latest success)."""
         return self._key("incident", target, incident_key)
+
+    # worker.slack_app.groups
+    def usergroup_members(self, *, group_id: str) -> str:
+        """String with a TTL: a Slack user group's member IDs (JSON list), from ``usergroups.users.list``."""
+        return self._key("slack", "usergroup", group_id)

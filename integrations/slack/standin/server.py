@@ -21,7 +21,8 @@ History is paged as Slack pages it: newest first, ``limit`` (default 100, at mos
 ``latest`` exclusive unless ``inclusive``, and ``response_metadata.next_cursor`` while ``has_more``.
 
 Methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.history``,
-``conversations.replies``. Anything else answers ``unknown_method``.
+``conversations.replies``, and (:mod:`~integrations.slack.standin.workspace`) ``usergroups.users.list`` and
+``views.publish``. Anything else answers ``unknown_method``.
 
 Beside the API (under ``/api/``) it serves ``/healthz`` and a web page of its channels at ``/``
 (:mod:`integrations.slack.standin.page`), kept live over server-sent events with a long-polling fallback.
@@ -53,6 +54,7 @@ from urllib.parse import parse_qs, urlsplit
 from integrations.slack.standin import page
 from integrations.slack.standin.emoji import draw_emoji
 from integrations.slack.standin.mrkdwn import slack_unescape
+from integrations.slack.standin.workspace import Workspace, WorkspaceError
 
 __all__ = ["Changes", "RecordedRequest", "SlackStandIn", "StoredMessage", "format_message"]
 
@@ -209,6 +211,7 @@ class SlackStandIn:
         self._closing = False
         # Tells a page that the stand-in it talks to was restarted (revisions start again from 0).
         self.instance = secrets.token_hex(8)
+        self.workspace = Workspace()  # user groups and App Home views
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -379,6 +382,11 @@ class SlackStandIn:
         if behaviour is not None and not behaviour.stored:
             raise _Withheld(behaviour.kind)
         _check_token(token)
+        if method in _WORKSPACE_METHODS:
+            try:
+                return _WORKSPACE_METHODS[method](self.workspace, params, token or "")
+            except WorkspaceError as error:
+                raise _ApiError(error.error) from None
         handler = _METHODS.get(method)
         if handler is None:
             raise _ApiError("unknown_method")
@@ -529,6 +537,12 @@ _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], dict[str, Any]]] = 
     "chat.update": SlackStandIn._update,
     "conversations.history": SlackStandIn._history,
     "conversations.replies": SlackStandIn._replies,
+}
+
+
+_WORKSPACE_METHODS: dict[str, Callable[[Workspace, dict[str, Any], str], dict[str, Any]]] = {
+    "usergroups.users.list": Workspace.usergroup_users,
+    "views.publish": lambda workspace, params, _token: workspace.publish(params),
 }
 
 

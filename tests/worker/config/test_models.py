@@ -162,6 +162,26 @@ def test_secret_from_a_file_variable(tmp_path: Path) -> None:
             "3: clusters.0.api: Input should be '2018-04-12', '2024-07-30' or 'auto'",
             id="unknown-api-version",
         ),
+        pytest.param(
+            "clusters:\n  - id: c1\n    access:\n      mute_users: [alice]\n",
+            "4: clusters.0.access.mute_users.0: String should match pattern",
+            id="access-user-not-an-id",
+        ),
+        pytest.param(
+            "access:\n  lookup_groups: [U0NOTAGROUP]\n",
+            "2: access.lookup_groups.0: String should match pattern '^S",
+            id="access-group-not-a-group-id",
+        ),
+        pytest.param(
+            "clusters:\n  - id: c1\n    access: {mute_user: [U0A]}\n",
+            "3: clusters.0.access.mute_user: unknown field",
+            id="access-unknown-field",
+        ),
+        pytest.param(
+            "access:\n  channels: ['hpc ops']\n",
+            "2: access.channels.0: String should match pattern",
+            id="access-channel-with-a-space",
+        ),
     ],
 )
 def test_mistakes_are_reported_with_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -208,3 +228,25 @@ def test_the_documented_example_loads(tmp_path: Path) -> None:
     environ = {"PD_ROUTING_KEY": "a", "OPSGENIE_API_KEY": "b", "AUDIT_WEBHOOK_SECRET": "c"}
     config = load_config(write(tmp_path, example), environ=environ)
     assert [target.name for target in config.targets] == ["oncall", "ops", "audit", "slack-dev", "slack"]
+
+
+def test_access_rules_inherit_the_defaults_per_permission(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """\
+            access: {lookup_groups: [S0OPS], mute_users: [U0LEAD], contact: "#hpc-leads"}
+            clusters:
+              - {id: c1, access: {mute_groups: [S0ONCALL], channels: [C0DEV, "#hpc-dev"]}}
+              - {id: c2}
+            """,
+        ),
+        environ=ENV,
+    )
+    first = config.clusters[0].access.over(config.access)
+    assert (first.mute_users, first.mute_groups) == (None, ("S0ONCALL",))  # the pair replaces the defaults'
+    assert (first.lookup_users, first.lookup_groups) == (None, ("S0OPS",))
+    assert first.channels == ("C0DEV", "#hpc-dev")
+    assert first.contact == "#hpc-leads"
+    second = config.clusters[1].access.over(config.access)
+    assert (second.mute_users, second.channels) == (("U0LEAD",), None)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
-from tests.fixtures.pipeline import CHANNEL, Stack
+from integrations.ehpc.simulator import SimulatorServer
+from integrations.slack.standin import SlackStandIn
+from tests.fixtures.pipeline import CHANNEL, Stack, make_stack
 from worker.config.models import ClusterConfig
 from worker.detect.poll import preview_poll
 from worker.ops.check import run_checks
@@ -64,3 +67,32 @@ def test_a_2_0_cluster_is_checked_with_list_common_logs(stack: Stack) -> None:
     assert results["ListCommonLogs ehpc-hz-next0001"].ok
     assert results["ListCommonLogs ehpc-hz-next0001"].detail.startswith("E-HPC 2.0: 0 operation(s)")
     assert results[f"ListTasks {CLUSTER}"].ok
+
+
+def test_user_groups_in_access_rules_are_resolved_and_a_missing_scope_named(
+    tmp_path: Path, simulator: SimulatorServer, slack_standin: SlackStandIn, redis_prefix: str
+) -> None:
+    config = tmp_path / "bridge.yml"
+    config.write_text(f"access: {{mute_groups: [S0ONCALL]}}\nclusters:\n  - id: {CLUSTER}\n")
+    slack_standin.workspace.add_usergroup("S0ONCALL", ["U0A", "U0B"])
+
+    def group_line(token: str, *, first: bool) -> tuple[bool, str]:
+        stack = make_stack(
+            simulator=simulator,
+            slack=slack_standin,
+            prefix=redis_prefix,
+            clusters=(CLUSTER,) if first else (),
+            EHPC_CONFIG=config,
+            SLACK_BOT_TOKEN=token,
+        )
+        (line,) = [
+            result for result in run_checks(stack.runtime) if result.name.startswith("slack user group")
+        ]
+        assert line.name == "slack user group S0ONCALL"
+        return line.ok, line.detail
+
+    assert group_line("xoxb-test-token", first=True) == (True, "2 member(s)")
+    ok, detail = group_line("xoxb-no-usergroups-token", first=False)
+    assert not ok
+    assert "missing_scope" in detail
+    assert "usergroups:read" in detail

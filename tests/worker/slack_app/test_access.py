@@ -75,10 +75,11 @@ def test_users_and_user_groups_narrow_muting() -> None:
     assert policy.check(OPS, cluster_id=CLUSTER, permission=Permission.LOOKUP).allowed  # lookups stay open
 
 
-def test_groups_without_a_resolver_deny() -> None:
+def test_groups_without_a_resolver_deny_and_say_why() -> None:
     policy = AccessPolicy(
         clusters=[ClusterAccess(CLUSTER, "Prod", ("C0HPCOPS",), lookup_groups=frozenset({"S0OPS"}))]
     )
     decision = policy.check(OPS, cluster_id=CLUSTER, permission=Permission.LOOKUP)
     assert not decision.allowed
-    assert "not among the people allowed to look up" in decision.reason
+    assert "Slack would not tell me who is in the user groups allowed to look it up" in decision.reason
+    assert decision.ask.groups == ("S0OPS",)

@@ -529,7 +529,7 @@ def test_the_manifest_points_slack_at_this_app() -> None:
     assert command["url"].endswith(EVENTS_PATH)
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
-    assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "usergroups:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
 
 
 def test_each_answered_command_is_counted_by_subcommand(harness: Harness) -> None:
