@@ -30,6 +30,8 @@ from integrations.ehpc.task import Task
 __all__ = [
     "ApiProblemNotice",
     "ChannelBudgetStore",
+    "ChannelHistory",
+    "ChannelRecord",
     "ClusterNotice",
     "DeliveryError",
     "DeliveryPolicy",
@@ -43,6 +45,7 @@ __all__ = [
     "MuteGate",
     "Notifier",
     "PermanentDeliveryError",
+    "PostedTask",
     "RetryableDeliveryError",
     "SendNow",
     "Transition",
@@ -167,6 +170,9 @@ class DeliveryPolicy(Protocol):
     def announce(self, notice: ClusterNotice) -> None:
         """Tell the target about a cluster (an API problem, a mute that ended), if it tells people such."""
 
+    def history(self) -> ChannelHistory | None:
+        """The record this target keeps of what it showed (Slack: its channel), or None if it keeps none."""
+
 
 class SendNow:
     """The policy of a target that sends every transition at once and hears nothing about clusters."""
@@ -189,6 +195,10 @@ class SendNow:
 
     def announce(self, notice: ClusterNotice) -> None:
         """Cluster notices are for chat destinations."""
+
+    def history(self) -> ChannelHistory | None:
+        """No record of its own: its vendor's idempotency keys keep it from duplicating."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -281,3 +291,47 @@ class DeliveryStores:
     digests: DigestStore
     mutes: MuteGate
     refs: MessageRefStore
+
+
+@dataclass(frozen=True)
+class PostedTask:
+    """A task's parent message found in the channel, as its metadata describes the task it shows."""
+
+    task_key: str
+    ts: str
+    sequence: int
+    status: str
+    step: int
+    total: int
+    first_seen: datetime | None
+    final: bool
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    """What a channel's history says (:meth:`ChannelHistory.read_channel`): the newest message of each task,
+    and whether a "state rebuilt" notice is newer than all of them (then it need not be posted again)."""
+
+    tasks: list[PostedTask]
+    noticed: bool
+
+
+class ChannelHistory(Protocol):
+    """A destination's own record of what it showed, read back to rebuild a lost state (Slack's channel).
+
+    ``check`` asks :meth:`check_history` whether it can be read; a rebuild reads it with
+    :meth:`read_channel` and says so once with :meth:`announce_rebuilt`.
+    """
+
+    @property
+    def channel(self) -> str:
+        """Where the record is kept."""
+
+    def check_history(self) -> str:
+        """Read a little of it; raise a :class:`PermanentDeliveryError` saying what is missing."""
+
+    def read_channel(self, *, oldest: datetime) -> ChannelRecord:
+        """The newest message of each task since ``oldest``."""
+
+    def announce_rebuilt(self, *, found: int, followed: int, now: datetime) -> None:
+        """Tell the channel that the state was rebuilt from it (``found`` messages, ``followed`` again)."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 from integrations.base import Transition, TransitionKind
 from integrations.ehpc.task import Instance, TaskError, TaskStatus
+from integrations.text import ERROR_LINE_LIMIT, clip, duration, error_message, node_label
 
 __all__ = [
     "KEYWORD",
@@ -73,7 +73,7 @@ def task_card(transition: Transition) -> Card:
         ("Status", task.raw_status or task.status.value),
         ("Task ID", task.task_id),
         ("Steps", _steps(task.current_step, task.total_steps)),
-        ("Elapsed", _duration(transition.observed_at - transition.first_seen)),
+        ("Elapsed", duration(transition.observed_at - transition.first_seen, minutes=True)),
         ("Observed", f"{transition.observed_at:%Y-%m-%d %H:%M:%S} UTC"),
     ]
     if transition.kind is TransitionKind.LOST and transition.last_seen is not None:
@@ -152,34 +152,20 @@ def fit_lines(lines: Sequence[str], *, max_bytes: int, separator: str = "\n") ->
     return separator.join(kept)
 
 
-def clip(text: str, limit: int) -> str:
-    """Cut ``text`` to ``limit`` characters, marking the cut with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _steps(current: int | None, total: int | None) -> str:
     if current is None or total is None:
         return "unknown"
     return f"{current}/{total}"
 
 
-def _duration(delta: timedelta) -> str:
-    seconds = max(int(delta.total_seconds()), 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m {seconds:02d}s" if hours else f"{minutes}m {seconds:02d}s"
-
-
 def _error_line(error: TaskError) -> str:
     parts = [f"[{error.instance_id}]" if error.instance_id else "", error.code or ""]
-    message = error.message if error.message is not None else str(error.raw)
-    return clip(" ".join([*filter(None, parts), message]), 500)
+    return clip(" ".join([*filter(None, parts), error_message(error)]), ERROR_LINE_LIMIT)
 
 
 def _node_line(node: Instance) -> str:
-    name = node.hostname or node.instance_id or "unnamed node"
-    details = [value for value in (node.instance_id if node.hostname else None, node.ip, node.role) if value]
-    return f"{name} ({', '.join(details)})" if details else name
+    name, details = node_label(node)
+    return name + details
 
 
 def _capped(lines: Sequence[str]) -> tuple[str, ...]:

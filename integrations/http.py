@@ -20,7 +20,6 @@ DEBUG, query string included, so :func:`new_session` puts a redacting filter on 
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from integrations.base import PermanentDeliveryError, RetryableDeliveryError
+from integrations.redaction import install
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -52,6 +52,7 @@ _BODY_EXCERPT = 300
 _REDACTED = "***"
 # A path segment that looks like a credential: long, and mixing letters with digits (uuid, hook token).
 _TOKEN_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-]{16,}$")
+_URL_IN_TEXT = re.compile(r"(?<![^\s\"])(?:https?://|/)[^\s\"]*")
 
 
 class BridgeSession(requests.Session):
@@ -209,23 +210,14 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
-class _RedactUrlsFilter(logging.Filter):
-    """Rewrites the URL arguments of urllib3's request log lines through :func:`redact_url`."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_url(arg) if isinstance(arg, str) and arg.startswith(("/", "http")) else arg
-                for arg in record.args
-            )
-        return True
+def _redact_urls(text: str) -> str:
+    """``text`` with each URL or request path in it (urllib3's ``"GET /path?query HTTP/1.1"``) redacted."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
 
 
 def _install_log_redaction() -> None:
-    """Put one :class:`_RedactUrlsFilter` on urllib3's connection-pool logger (idempotent)."""
-    logger = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(existing, _RedactUrlsFilter) for existing in logger.filters):
-        logger.addFilter(_RedactUrlsFilter())
+    """Put the URL redaction on urllib3's connection-pool logger (idempotent)."""
+    install("urllib3.connectionpool", _redact_urls, key="urls")
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:

@@ -33,6 +33,7 @@ __all__ = [
     "TargetConfig",
     "TargetSetupError",
     "ThreadLinks",
+    "secret_from_file",
 ]
 
 
@@ -65,6 +66,14 @@ class SecretFromEnv(BaseModel):
         return f"${self.variable}"
 
 
+def secret_from_file(environ: Mapping[str, str], name: str) -> str | None:
+    """The secret in the file named by ``<name>_FILE`` (Compose secrets), stripped; None if unset or empty."""
+    path = environ.get(f"{name}_FILE")
+    if not path:
+        return None
+    return Path(path).read_text(encoding="utf-8").strip() or None
+
+
 def _resolve_env(value: object, info: ValidationInfo) -> object:
     """Read the variable named by ``value`` (or ``<NAME>_FILE``); the context may supply ``environ``."""
     if isinstance(value, SecretFromEnv):
@@ -74,9 +83,7 @@ def _resolve_env(value: object, info: ValidationInfo) -> object:
     name = value.strip()
     context = info.context if isinstance(info.context, Mapping) else {}
     environ: Mapping[str, str] = context.get("environ", os.environ)
-    secret = environ.get(name)
-    if not secret and environ.get(f"{name}_FILE"):
-        secret = Path(environ[f"{name}_FILE"]).read_text(encoding="utf-8").strip()
+    secret = environ.get(name) or secret_from_file(environ, name)
     if not secret:
         raise ValueError(f"environment variable {name} is not set (or empty)")
     return SecretFromEnv(variable=name, value=SecretStr(secret))
@@ -106,6 +113,10 @@ class TargetConfig(BaseModel):
         """What the deployment lacks for this target beyond its own fields (none for most vendors)."""
         return []
 
+    def longest_call(self, *, slack: SlackAccess | None, session_timeout: float) -> float:
+        """Seconds one call to this target may take: the shared HTTP session's timeouts for most vendors."""
+        return session_timeout
+
 
 class SlackTarget(TargetConfig):
     """The built-in Slack destination; ``channel`` defaults to the cluster's, then ``SLACK_CHANNEL``."""
@@ -123,6 +134,10 @@ class SlackTarget(TargetConfig):
                 cluster_id=cluster_id,
             )
         return channel
+
+    def longest_call(self, *, slack: SlackAccess | None, session_timeout: float) -> float:
+        """One Web API call's timeout (``EHPC_SLACK_TIMEOUT``); Slack has its own SDK client."""
+        return float(slack.timeout) if slack is not None else session_timeout
 
     def access_problems(self, *, slack: SlackAccess | None) -> list[MissingSettingError]:
         """The bot token, which the deployment gives every Slack target (``SLACK_BOT_TOKEN``)."""

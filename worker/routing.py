@@ -21,6 +21,7 @@ from integrations.base import Transition, TransitionKind
 from integrations.ehpc.schema import RawTask
 from integrations.ehpc.task import TaskStatus, TaskType, normalize
 from worker.config.models import BridgeConfig, ClusterConfig, ConfigError, Route, RouteMatch, load_config
+from worker.detect.diff import task_key_of
 
 __all__ = [
     "RouteStep",
@@ -28,6 +29,7 @@ __all__ = [
     "describe_match",
     "explain",
     "matches",
+    "probe",
     "route",
     "routing_table",
     "run_routes_cli",
@@ -129,7 +131,7 @@ def describe_match(rule: Route) -> str:
 
 
 def routing_table(config: BridgeConfig) -> list[str]:
-    """The routes and targets as printable lines, for ``ehpc-bridge check`` and ``routes show``."""
+    """The routes and targets as printable lines: what ``ehpc-bridge routes show`` prints."""
     lines = ["Targets:"]
     lines += [f"  {target.name:<20} {target.type}" for target in config.targets]
     lines.append("Routes (first match wins unless 'continue'):")
@@ -151,7 +153,7 @@ def run_routes_cli(argv: Sequence[str]) -> int:
     if args.action == "show":
         print("\n".join(routing_table(config)))
         return 0
-    transition = _probe(
+    transition = probe(
         config, cluster_id=args.cluster, task_type=args.type, status=args.status, kind=args.kind
     )
     print("\n".join(_explanation_lines(transition, config)))
@@ -186,7 +188,7 @@ def _load(path: Path | None) -> BridgeConfig:
     return load_bridge_config(Settings())
 
 
-def _probe(
+def probe(
     config: BridgeConfig, *, cluster_id: str, task_type: str, status: str, kind: str | None
 ) -> Transition:
     """A made-up transition with the given facts, labelled like the configured cluster."""
@@ -204,7 +206,7 @@ def _probe(
         task=task,
         sequence=1,
         fingerprint="routes-test",
-        task_key=f"{cluster_id}:routes-test",
+        task_key=task_key_of(cluster_id=cluster_id, task_id=task.task_id),
         cluster_name=cluster.display_name if cluster else cluster_id,
         cluster_labels=dict(cluster.labels) if cluster else {},
         first_seen=now,

@@ -26,11 +26,10 @@ from integrations.target import (
     MissingSettingError,
     NotifierContext,
     SlackAccess,
-    SlackTarget,
     TargetConfig,
 )
 from worker.config.clusters import load_bridge_config
-from worker.config.models import BridgeConfig, ClusterConfig
+from worker.config.models import BridgeConfig, ClusterConfig, UnknownNameError
 from worker.config.settings import Settings
 from worker.deliver import fence
 from worker.deliver.budget import ChannelBudget
@@ -115,8 +114,11 @@ class Runtime:
         return route(transition, self.config)
 
     def cluster(self, cluster_id: str) -> ClusterConfig:
-        """The watched cluster ``cluster_id``; KeyError for one that is not configured."""
-        return self.clusters[cluster_id]
+        """The watched cluster ``cluster_id``; :class:`UnknownNameError` for one that is not configured."""
+        try:
+            return self.clusters[cluster_id]
+        except KeyError:
+            raise UnknownNameError(f"cluster {cluster_id!r} is not watched") from None
 
     def ref(self, cluster_id: str) -> ClusterRef:
         """How transitions name ``cluster_id``."""
@@ -242,8 +244,9 @@ class Runtime:
         Slack, the shared session's connect + read timeouts for the others), so a call started right after
         a renewal ends, or times out, before the lease can pass to another worker.
         """
-        slack = isinstance(self.targets.get(destination), SlackTarget)
-        longest = float(self.settings.slack_timeout) if slack else sum(DEFAULT_TIMEOUT)
+        longest = self.targets[destination].longest_call(
+            slack=self._slack_access(), session_timeout=float(sum(DEFAULT_TIMEOUT))
+        )
         return timedelta(seconds=1.5 * longest)
 
     def poll_interval(self, cluster_id: str) -> float:

@@ -19,7 +19,9 @@ Delivery contracts (also in each decorator):
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
@@ -35,7 +37,14 @@ from worker.detect.diff import cluster_of
 from worker.detect.poll import poll_cluster
 from worker.runtime import runtime
 
-__all__ = ["deliver_task", "dispatch_outbox", "expire_mutes", "flush_digest_task", "poll_cluster_task"]
+__all__ = [
+    "deliver_task",
+    "dispatch_outbox",
+    "dispatcher_name",
+    "expire_mutes",
+    "flush_digest_task",
+    "poll_cluster_task",
+]
 
 
 MAX_BACKOFF = 300.0
@@ -81,14 +90,23 @@ def poll_cluster_task(self: CeleryTask, cluster_id: str) -> dict[str, Any]:
     }
 
 
-@app.task(name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)
-def dispatch_outbox() -> int:
+def dispatcher_name(hostname: str | None) -> str:
+    """This process's consumer name in the outbox group: the worker's node name and the process id.
+
+    Each dispatcher must be its own consumer: entries pending for a dead one are reclaimed by the others,
+    which only works when the living ones are not the same consumer as the dead.
+    """
+    return f"{hostname or socket.gethostname()}/{os.getpid()}"
+
+
+@app.task(bind=True, name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)
+def dispatch_outbox(self: CeleryTask) -> int:
     """Turn outbox entries into deliveries."""
 
     def enqueue(destination: str, task_key: str) -> None:
         deliver_task.apply_async(args=(destination, task_key), queue=DELIVER_QUEUE)
 
-    return dispatch(runtime(), consumer=app.conf.get("worker_name") or "dispatcher", enqueue=enqueue)
+    return dispatch(runtime(), consumer=dispatcher_name(self.request.hostname), enqueue=enqueue)
 
 
 @app.task(

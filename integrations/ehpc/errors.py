@@ -19,28 +19,23 @@ leave this package: :func:`sdk_errors` is the one place they are caught, :func:`
 Local codes (no HTTP answer to take one from): ``Timeout``, ``ConnectionError``, ``NonJsonBody``,
 ``UnexpectedShape``, ``CredentialsUnavailable``, and the client's ``ListingUnstable`` (retryable).
 
-Secrets: a ``SignatureDoesNotMatch`` message echoes the server's string-to-sign, which for RPC V1 signing
-carries the ``SecurityToken`` query parameter (percent-encoded twice), and a transport error's text can
-carry the request URL. :func:`translate` replaces every known secret (raw or percent-encoded) and every
-``SecurityToken``/``Signature``-shaped value with ``***``, and the translated error is raised ``from None``
-so that no SDK exception (whose ``last_request`` holds the signed headers) rides along in a traceback.
-Below the SDK, urllib3 logs each request URL at DEBUG (RPC V1: ``SecurityToken`` included) and darabonba
-logs every header with ``DEBUG=sdk``: :func:`redact_http_logs` masks those records too.
+Secrets: :func:`translate` scrubs every text it keeps (:mod:`integrations.ehpc.scrub`, which also masks the
+HTTP stack's log records: :func:`redact_http_logs`, importable from here too), and the translated error is
+raised ``from None`` so that no SDK exception (whose ``last_request`` holds the signed headers) rides along
+in a traceback.
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from alibabacloud_credentials.exceptions import CredentialException
 from darabonba.exceptions import ResponseException, RetryError
 from Tea.exceptions import TeaException, UnretryableException
+
+from integrations.ehpc.scrub import masks, redact_http_logs, scrub
 
 __all__ = [
     "EhpcError",
@@ -51,16 +46,6 @@ __all__ = [
     "sdk_errors",
     "translate",
 ]
-
-_MASK = "***"
-_MAX_MESSAGE = 2000  # room for a V1 string-to-sign, whose STS token alone can be 1,000 characters
-
-# RFC 3986 (the signers), form encoding (a query string as requests writes it), and '/' left alone.
-_ENCODINGS: tuple[Callable[[str], str], ...] = (
-    partial(quote, safe=""),
-    partial(quote, safe="/"),
-    partial(quote_plus, safe=""),
-)
 
 _RETRYABLE_CODES = frozenset(
     {"ServiceUnavailable", "UnknownError", "InternalError", "DbError", "RedisError", "ServiceTimeout"}
@@ -84,20 +69,6 @@ _PERMANENT_CODES = frozenset(
 _THROTTLING = "Throttling"
 _RETRYABLE_PREFIXES = (_THROTTLING,)
 _PERMANENT_PREFIXES = ("Missing", "Invalid", "Forbidden", "Signature", "NotAuthorized")
-
-# Values that look like credentials wherever they turn up, each form ending where its separator begins: a
-# query parameter in a URL (``SecurityToken=…&``), in a string-to-sign (``SecurityToken%3D…%26``), that
-# encoded once more (``SecurityToken%253D…%2526``), or a header line (``x-acs-security-token: …``).
-_PARAM = r"(?:SecurityToken|AccessKeySecret|Signature|BearerToken)"
-_SECRET_SHAPES = (
-    re.compile(rf"({_PARAM}=)[^&\s'\"]*", re.IGNORECASE),
-    re.compile(rf"({_PARAM}%3D).*?(?=%26|&|\s|'|\"|$)", re.IGNORECASE),
-    re.compile(rf"({_PARAM}%253D).*?(?=%2526|%26|&|\s|'|\"|$)", re.IGNORECASE),
-    re.compile(r"((?:x-acs-security-token|x-acs-bearer-token|authorization)\s*:)[^\n]*", re.IGNORECASE),
-)
-# Loggers of the HTTP stack below the SDK that write request lines or headers (urllib3 at DEBUG writes the
-# URL, which under RPC V1 signing carries SecurityToken; darabonba with DEBUG=sdk writes every header).
-_HTTP_LOGGERS = ("urllib3.connectionpool", "darabonba-core", "credentials")
 
 
 def _rebuild(cls: type[EhpcError], fields: dict[str, Any]) -> EhpcError:
@@ -190,28 +161,28 @@ def translate(exc: BaseException, *, secrets: Iterable[str] = ()) -> EhpcError:
 
     Raise the result ``from None``: the SDK exception keeps the signed request and must not ride along.
     """
-    masks = _masks(secrets)
+    forms = masks(secrets)
     if isinstance(exc, UnretryableException):
-        return _from_transport(exc.inner_exception, masks)
+        return _from_transport(exc.inner_exception, forms)
     if isinstance(exc, ResponseException):
-        return _from_response(exc, masks)
+        return _from_response(exc, forms)
     if isinstance(exc, CredentialException):
         return PermanentEhpcError(
-            _scrub(str(exc), masks), code="CredentialsUnavailable", http_status=None, request_id=None
+            scrub(str(exc), forms), code="CredentialsUnavailable", http_status=None, request_id=None
         )
     if isinstance(exc, TeaException):
         # A Tea-level exception without an HTTP answer (validation of the request model and the like).
         code = exc.code if isinstance(exc.code, str) and exc.code else "SdkError"
-        return _classified(_scrub(str(exc.message or exc), masks), code=code, http_status=None)
+        return _classified(scrub(str(exc.message or exc), forms), code=code, http_status=None)
     raise TypeError(f"not an SDK exception: {type(exc).__name__}") from exc
 
 
-def _from_response(exc: ResponseException, masks: tuple[str, ...]) -> EhpcError:
+def _from_response(exc: ResponseException, forms: tuple[str, ...]) -> EhpcError:
     """An HTTP error answer with a JSON body: ``{"RequestId", "HostId", "Code", "Message", "Recommend"}``."""
     data = exc.data if isinstance(exc.data, dict) else {}
     code = _text(data.get("Code") or data.get("code") or exc.code) or "Unknown"
     server_message = data.get("Message") or data.get("message")
-    message = _scrub(_text(server_message) or _text(exc.message) or code, masks)
+    message = scrub(_text(server_message) or _text(exc.message) or code, forms)
     status = exc.status_code if isinstance(exc.status_code, int) else None
     request_id = _text(data.get("RequestId") or data.get("requestId") or getattr(exc, "request_id", None))
     retry_after_ms = exc.retry_after if isinstance(exc.retry_after, int | float) else None
@@ -224,16 +195,16 @@ def _from_response(exc: ResponseException, masks: tuple[str, ...]) -> EhpcError:
     )
 
 
-def _from_transport(inner: BaseException | None, masks: tuple[str, ...]) -> EhpcError:
+def _from_transport(inner: BaseException | None, forms: tuple[str, ...]) -> EhpcError:
     """The SDK got no usable HTTP answer: a timeout, a dropped connection, or a body that isn't JSON."""
     if isinstance(inner, CredentialException):
         # The credential chain runs inside the SDK's request loop, so its failures arrive wrapped.
-        return translate(inner, secrets=masks)
+        return translate(inner, secrets=forms)
     if isinstance(inner, RetryError):  # its str() is a dict's repr; the requests error text is in .message
-        detail = _scrub(str(inner.message), masks)
+        detail = scrub(str(inner.message), forms)
         code = "Timeout" if "timed out" in detail.lower() else "ConnectionError"
         return RetryableEhpcError(f"no answer from E-HPC: {detail}", code=code)
-    detail = _scrub(str(inner) if inner is not None else "no answer", masks)
+    detail = scrub(str(inner) if inner is not None else "no answer", forms)
     if _is_json_failure(inner):
         return RetryableEhpcError(
             f"E-HPC answered with a body that is not JSON: {detail}", code="NonJsonBody"
@@ -270,41 +241,3 @@ def _text(value: object) -> str | None:
     if value is None or value == "" or value == "None":
         return None
     return value if isinstance(value, str) else str(value)
-
-
-def _masks(secrets: Iterable[str]) -> tuple[str, ...]:
-    """Each secret as it may appear: raw, encoded once (query) and twice (string-to-sign), either way."""
-    forms: set[str] = set()
-    for secret in secrets:
-        if not secret:
-            continue
-        once = {encode(secret) for encode in _ENCODINGS}
-        forms.update({secret, *once, *(encode(form) for form in once for encode in _ENCODINGS)})
-    return tuple(sorted(forms, key=len, reverse=True))
-
-
-def _scrub(text: str, masks: tuple[str, ...], *, limit: int | None = _MAX_MESSAGE) -> str:
-    for secret in masks:
-        text = text.replace(secret, _MASK)
-    for shape in _SECRET_SHAPES:
-        text = shape.sub(rf"\1{_MASK}", text)
-    return text if limit is None or len(text) <= limit else text[:limit] + "…"
-
-
-class _RedactCredentials(logging.Filter):
-    """Rewrites a log record whose text holds a credential-shaped value, masking the value."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        scrubbed = _scrub(text, (), limit=None)
-        if scrubbed != text:
-            record.msg, record.args = scrubbed, None
-        return True
-
-
-def redact_http_logs() -> None:
-    """Mask credential-shaped values in the HTTP stack's log records (idempotent; the client calls it)."""
-    for name in _HTTP_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _RedactCredentials) for f in logger.filters):
-            logger.addFilter(_RedactCredentials())

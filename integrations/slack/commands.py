@@ -1,7 +1,8 @@
-"""The ``/ehpc`` slash command as data: argument parsing and the answers' Block Kit, pure and HTTP-free.
+"""The ``/ehpc`` slash command's grammar: the text after ``/ehpc`` (or a button's value) as data, HTTP-free.
 
 :func:`parse_command` turns the text after ``/ehpc`` into one of the command types below (or
-:class:`Unrecognized` with a reason, never an exception); the ``render_*`` functions build the answers.
+:class:`Unrecognized` with a reason, never an exception); :mod:`integrations.slack.answers` renders the
+answers.
 Everything echoed back (what the user typed, reasons, names, API strings) goes through
 :func:`~integrations.slack.render.escape`, so ``<!channel>`` in an argument pings nobody.
 
@@ -22,24 +23,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-from integrations.base import Transition
-from integrations.ehpc.task import Task
 from integrations.slack.render import (
-    MAX_BLOCKS,
-    MAX_TEXT,
-    STATUS_EMOJI,
-    SlackMessage,
-    chunk_lines,
     clip,
-    context,
     escape,
-    progress_bar,
-    render_final_reply,
-    render_task_message,
-    section,
 )
 
 __all__ = [
@@ -48,45 +36,32 @@ __all__ = [
     "ACTION_REFRESH",
     "ACTION_SHARE",
     "MAX_MUTE",
+    "MAX_REASON",
+    "MIN_MUTE",
     "PAGE_SIZE",
-    "ClusterHealth",
     "ClustersQuery",
     "Command",
     "HelpQuery",
     "MuteCommand",
     "TaskQuery",
-    "TaskRecord",
     "TasksQuery",
     "Unmute",
     "Unrecognized",
+    "echoed",
     "parse_command",
     "parse_duration",
     "parse_task_key",
-    "render_clusters",
-    "render_help",
-    "render_mute_summary",
-    "render_muted",
-    "render_notice",
-    "render_task_card",
-    "render_task_not_found",
-    "render_tasks_page",
-    "render_unmuted",
-    "render_unrecognized",
-    "task_actions_block",
 ]
 
 ACTION_REFRESH = "ehpc_refresh"
 ACTION_MUTE_HOUR = "ehpc_mute_1h"
 ACTION_SHARE = "ehpc_share"
 ACTION_MORE = "ehpc_more"
-
 PAGE_SIZE = 20  # tasks per answer: one section each, well within Slack's 50 blocks
 MAX_MUTE = timedelta(days=7)
 MIN_MUTE = timedelta(minutes=1)
 _MAX_ECHO = 200  # characters of user input echoed back in an error
-_MAX_REASON = 500
-_MAX_LIST = 40  # transitions listed in a mute summary before "…and N more"
-
+MAX_REASON = 500
 # E-HPC TaskIds are upper-case UUIDs (B745C159-3155-4B94-95D0-4B73D4D2xxxx); any case is accepted.
 _TASK_ID = re.compile(r"^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$", re.IGNORECASE)
 # Real ClusterIds look like ehpc-hz-FYUr32xxxx; the simulator and test setups name clusters freely, so
@@ -96,9 +71,6 @@ _CLUSTER_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?$")
 _DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
 _UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 _OFFSET = re.compile(r"^\+(\d{1,5})$")
-
-
-Block = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -161,27 +133,6 @@ class Unrecognized:
 Command = TaskQuery | TasksQuery | ClustersQuery | MuteCommand | Unmute | HelpQuery | Unrecognized
 
 
-@dataclass(frozen=True)
-class TaskRecord:
-    """A task as ehpc-bridge knows it: its latest snapshot and when it was first and last seen."""
-
-    task: Task
-    first_seen: datetime
-    last_seen: datetime
-
-
-@dataclass(frozen=True)
-class ClusterHealth:
-    """One watched cluster for ``/ehpc clusters``."""
-
-    cluster_id: str
-    name: str
-    last_poll: datetime | None
-    last_error: str | None
-    running: int
-    muted_until: datetime | None
-
-
 def parse_command(text: str) -> Command:
     """Understand the text after ``/ehpc``; never raises."""
     words = text.split()
@@ -202,7 +153,7 @@ def parse_command(text: str) -> Command:
         if len(args) != 1:
             return Unrecognized(text, "`unmute` takes one ClusterId: `/ehpc unmute <ClusterId>`")
         return Unmute(args[0]) if _CLUSTER_ID.match(args[0]) else _bad_cluster(text, args[0])
-    return Unrecognized(text, f"there is no `{_echo(words[0])}` subcommand")
+    return Unrecognized(text, f"there is no `{echoed(words[0])}` subcommand")
 
 
 def parse_duration(text: str) -> timedelta | None:
@@ -222,164 +173,11 @@ def parse_task_key(value: str) -> tuple[str, str] | None:
     return cluster_id, task_id.upper()
 
 
-def task_actions_block(task_key: str) -> Block:
-    """The "Refresh" and "Mute cluster 1 h" buttons of a task message (``task_key``: ``<cluster>/<task>``)."""
-    return {
-        "type": "actions",
-        "block_id": "ehpc_task_actions",
-        "elements": [
-            _button("Refresh", ACTION_REFRESH, task_key),
-            _button("Mute cluster 1 h", ACTION_MUTE_HOUR, task_key),
-        ],
-    }
-
-
-def render_help() -> SlackMessage:
-    """What ``/ehpc`` can do."""
-    lines = [
-        "*`/ehpc` — E-HPC tasks from Slack*",
-        "• `/ehpc task <TaskId>` — one task's card: status, progress, timings, nodes, errors",
-        "• `/ehpc tasks <ClusterId> [all]` — tasks running on a cluster (with `all`: recent history too)",
-        "• `/ehpc clusters` — the watched clusters, their last poll and health",
-        "• `/ehpc mute <ClusterId> <duration> [reason]` — pause a cluster's notifications "
-        "(`30m`, `2h`, `1d`; at most `7d`); what happens meanwhile is summarized when the mute ends",
-        "• `/ehpc unmute <ClusterId>` — end a mute now",
-        "Answers are visible only to you until you press *Share in channel*.",
-    ]
-    return _message("\n".join(lines))
-
-
-def render_unrecognized(command: Unrecognized) -> SlackMessage:
-    """A polite "didn't understand" that echoes the input (escaped) and points at help."""
-    typed = f"`/ehpc {_echo(command.text)}`" if command.text.strip() else "`/ehpc`"
-    line = f":thinking_face: I didn't understand {typed}: {command.problem}.\nTry `/ehpc help`."
-    return _message(line)
-
-
-def render_notice(text: str) -> SlackMessage:
-    """A one-line answer (refusals, unknown clusters, failures); ``text`` is mrkdwn the caller escaped."""
-    return _message(text)
-
-
-def render_task_card(
-    *, record: TaskRecord, cluster_name: str, now: datetime, share: str | None, live: bool
-) -> SlackMessage:
-    """A task's card: the parent message's view, its details when finished, and the task buttons."""
-    task = record.task
-    head = render_task_message(task=task, cluster_name=cluster_name, first_seen=record.first_seen, now=now)
-    blocks = list(head.blocks)
-    if task.status.is_final:
-        blocks.extend(render_final_reply(task=task, cluster_name=cluster_name).blocks[1:])
-    source = "live from E-HPC" if live else f"as last polled at {record.last_seen:%Y-%m-%d %H:%M:%S} UTC"
-    blocks.append(context(f"Answer {source}"))
-    blocks.append(task_actions_block(f"{task.cluster_id}/{task.task_id}"))
-    if share is not None:
-        blocks.append(_share_block(share))
-    return SlackMessage(text=head.text, blocks=tuple(blocks[:MAX_BLOCKS]))
-
-
-def render_task_not_found(*, task_id: str, searched: int) -> SlackMessage:
-    """The answer for a TaskId no cluster visible from the channel knows."""
-    line = (
-        f":mag: No task `{_echo(task_id)}` on the {searched} cluster{'s' if searched != 1 else ''} "
-        "this channel can see (neither in ehpc-bridge's records nor live from E-HPC)."
-    )
-    return _message(line)
-
-
-def render_tasks_page(
-    *,
-    query: TasksQuery,
-    cluster_name: str,
-    records: Sequence[TaskRecord],
-    total: int,
-    now: datetime,
-    share: bool,
-) -> SlackMessage:
-    """One page of a cluster's tasks, newest first, with a "More" button when more remain."""
-    what = "recent tasks" if query.include_finished else "running tasks"
-    title = f"*{escape(cluster_name)}* (`{escape(query.cluster_id)}`): {total} {what}"
-    if total > len(records):
-        title += f", {query.offset + 1}–{query.offset + len(records)} shown"
-    blocks: list[Block] = [section(title)]
-    if not records:
-        blocks.append(section("Nothing is running." if not query.include_finished else "No tasks recorded."))
-    blocks.extend(section(_task_line(record, now=now)) for record in records)
-    elements: list[Block] = []
-    if query.offset + len(records) < total:
-        following = TasksQuery(query.cluster_id, query.include_finished, query.offset + len(records))
-        elements.append(_button("More", ACTION_MORE, following.text()))
-    if share:
-        elements.append(_button("Share in channel", ACTION_SHARE, query.text()))
-    if elements:
-        blocks.append({"type": "actions", "block_id": "ehpc_page_actions", "elements": elements})
-    text = f"{cluster_name} ({query.cluster_id}): {total} {what}"
-    return SlackMessage(text=escape(text), blocks=tuple(blocks))
-
-
-def render_clusters(*, clusters: Sequence[ClusterHealth], now: datetime, share: bool) -> SlackMessage:
-    """The watched clusters visible from the channel, with their last poll and health."""
-    if not clusters:
-        return _message("No watched cluster belongs to this channel.")
-    blocks: list[Block] = [section(f"*{len(clusters)} watched cluster{'s' if len(clusters) != 1 else ''}*")]
-    for cluster in clusters[: MAX_BLOCKS - 3]:
-        blocks.append(section(_cluster_line(cluster, now=now)))
-    if len(clusters) > MAX_BLOCKS - 3:
-        blocks.append(context(f"…and {len(clusters) - (MAX_BLOCKS - 3)} more"))
-    if share:
-        blocks.append(_share_block("clusters"))
-    return SlackMessage(text=f"{len(clusters)} watched clusters", blocks=tuple(blocks))
-
-
-def render_muted(*, cluster_name: str, until: datetime, reason: str, user_id: str) -> SlackMessage:
-    """The announcement, in the cluster's channel, that its notifications are paused."""
-    why = f" Reason: {_echo(reason, _MAX_REASON)}" if reason else ""
-    line = (
-        f":mute: <@{escape(user_id)}> muted *{escape(cluster_name)}* until {until:%Y-%m-%d %H:%M} UTC."
-        f"{why}\nTransitions are still recorded; a summary follows when the mute ends."
-    )
-    return _message(line)
-
-
-def render_unmuted(*, cluster_name: str, user_id: str) -> SlackMessage:
-    """The acknowledgement of ``/ehpc unmute`` (the summary itself is a separate message)."""
-    return _message(f":loud_sound: <@{escape(user_id)}> unmuted *{escape(cluster_name)}*.")
-
-
-def render_mute_summary(
-    *,
-    cluster_name: str,
-    started_at: datetime,
-    ended_at: datetime,
-    transitions: Sequence[Transition],
-) -> SlackMessage:
-    """What happened on a cluster while it was muted: counts, then each task's latest state."""
-    latest: dict[str, Transition] = {}
-    for transition in transitions:
-        latest[transition.task_key] = transition
-    head = (
-        f":loud_sound: *{escape(cluster_name)}* is no longer muted "
-        f"({started_at:%Y-%m-%d %H:%M} – {ended_at:%H:%M} UTC). "
-    )
-    if not transitions:
-        return _message(head + "Nothing happened meanwhile.")
-    head += (
-        f"Meanwhile {len(transitions)} change{'s' if len(transitions) != 1 else ''} on {len(latest)} tasks:"
-    )
-    lines = [_summary_line(transition) for transition in latest.values()]
-    if len(lines) > _MAX_LIST:
-        lines = [*lines[:_MAX_LIST], f"…and {len(lines) - _MAX_LIST} more"]
-    blocks = [section(head), *(section("\n".join(chunk)) for chunk in chunk_lines(lines, MAX_TEXT))]
-    return SlackMessage(
-        text=clip(escape(f"{cluster_name} is no longer muted"), MAX_TEXT), blocks=tuple(blocks)
-    )
-
-
 def _parse_task(text: str, args: list[str]) -> Command:
     if len(args) != 1:
         return Unrecognized(text, "`task` takes one TaskId: `/ehpc task <TaskId>`")
     if not _TASK_ID.match(args[0]):
-        return Unrecognized(text, f"`{_echo(args[0])}` is not a TaskId (they look like `B745C159-3155-…`)")
+        return Unrecognized(text, f"`{echoed(args[0])}` is not a TaskId (they look like `B745C159-3155-…`)")
     return TaskQuery(args[0].upper())
 
 
@@ -407,79 +205,20 @@ def _parse_mute(text: str, args: list[str]) -> Command:
     duration = parse_duration(args[1])
     if duration is None:
         return Unrecognized(
-            text, f"`{_echo(args[1])}` is not a duration between `1m` and `7d` (say `30m`, `2h` or `1d`)"
+            text, f"`{echoed(args[1])}` is not a duration between `1m` and `7d` (say `30m`, `2h` or `1d`)"
         )
-    reason = " ".join(args[2:])[:_MAX_REASON]
+    reason = " ".join(args[2:])[:MAX_REASON]
     return MuteCommand(args[0], duration, reason)
 
 
 def _bad_cluster(text: str, value: str) -> Unrecognized:
-    return Unrecognized(text, f"`{_echo(value)}` is not a ClusterId (they look like `ehpc-hz-FYUr32…`)")
+    return Unrecognized(text, f"`{echoed(value)}` is not a ClusterId (they look like `ehpc-hz-FYUr32…`)")
 
 
 def _unexpected(text: str, args: Sequence[str]) -> Unrecognized:
-    return Unrecognized(text, f"unexpected `{_echo(' '.join(args))}`")
+    return Unrecognized(text, f"unexpected `{echoed(' '.join(args))}`")
 
 
-def _echo(text: str, limit: int = _MAX_ECHO) -> str:
+def echoed(text: str, limit: int = _MAX_ECHO) -> str:
     """User input made safe to show: clipped, escaped, and without backticks that would end code spans."""
     return escape(clip(text.replace("`", "'"), limit))
-
-
-def _task_line(record: TaskRecord, *, now: datetime) -> str:
-    task = record.task
-    return (
-        f"{STATUS_EMOJI[task.status]} *{escape(task.label)}* · {escape(progress_bar(task))} · "
-        f"started {_ago(now - record.first_seen)} ago\n`{escape(task.task_id)}`"
-    )
-
-
-def _cluster_line(cluster: ClusterHealth, *, now: datetime) -> str:
-    polled = f"polled {_ago(now - cluster.last_poll)} ago" if cluster.last_poll else "not polled yet"
-    health = (
-        f":red_circle: last error: {escape(clip(cluster.last_error, 500))}"
-        if cluster.last_error
-        else ":large_green_circle: healthy"
-    )
-    muted = f" · :mute: muted until {cluster.muted_until:%H:%M} UTC" if cluster.muted_until else ""
-    return (
-        f"*{escape(cluster.name)}* (`{escape(cluster.cluster_id)}`) · {polled} · "
-        f"{cluster.running} running{muted}\n{health}"
-    )
-
-
-def _summary_line(transition: Transition) -> str:
-    task = transition.task
-    return (
-        f"{STATUS_EMOJI[task.status]} {escape(task.label)} · {escape(transition.kind.value)} · "
-        f"`{escape(task.task_id)}`"
-    )
-
-
-def _ago(delta: timedelta) -> str:
-    seconds = max(int(delta.total_seconds()), 0)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def _message(text: str) -> SlackMessage:
-    return SlackMessage(text=clip(text, MAX_TEXT), blocks=(section(text),))
-
-
-def _share_block(command_text: str) -> Block:
-    return {
-        "type": "actions",
-        "block_id": "ehpc_share",
-        "elements": [_button("Share in channel", ACTION_SHARE, command_text)],
-    }
-
-
-def _button(label: str, action_id: str, value: str) -> Block:
-    return {
-        "type": "button",
-        "text": {"type": "plain_text", "text": label},
-        "action_id": action_id,
-        "value": value,
-    }

@@ -14,9 +14,14 @@ from collections.abc import Callable, Sequence
 from integrations.base import MessageRefStore
 from integrations.target import SlackTarget, TargetConfig
 
-__all__ = ["SlackThreadLinks", "first_slack_thread_links"]
+__all__ = ["SlackThreadLinks", "first_slack_thread_links", "is_channel_id"]
 
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
+
+
+def is_channel_id(channel: str) -> bool:
+    """True for a Slack conversation ID (``C…`` public, ``G…`` private, ``D…`` direct), not a ``#name``."""
+    return _CHANNEL_ID.fullmatch(channel) is not None
 
 
 class SlackThreadLinks:
@@ -28,7 +33,7 @@ class SlackThreadLinks:
     def permalink(self, *, task_key: str) -> str | None:
         """The URL of the task's Slack message (its thread), or None when unknown."""
         ref = self._refs.get(task_key)
-        if ref is None or not _CHANNEL_ID.match(ref.channel):
+        if ref is None or not is_channel_id(ref.channel):
             return None
         return f"https://slack.com/archives/{ref.channel}/p{ref.ts.replace('.', '')}"
 

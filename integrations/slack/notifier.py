@@ -33,7 +33,7 @@ import hashlib
 import logging
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -45,16 +45,18 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from integrations.base import (
+    ChannelRecord,
     DeliveryError,
     MessageRef,
     MessageRefStore,
     PermanentDeliveryError,
+    PostedTask,
     RetryableDeliveryError,
     Transition,
     TransitionKind,
 )
 from integrations.http import parse_retry_after
-from integrations.slack.commands import task_actions_block
+from integrations.slack.answers import task_actions_block
 from integrations.slack.render import (
     SlackMessage,
     render_digest,
@@ -88,29 +90,6 @@ _MAX_HISTORY_PAGES = 200
 _HISTORY_REFUSALS = frozenset({"not_in_channel", "missing_scope", "access_denied", "channel_not_found"})
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PostedTask:
-    """A task's parent message found in the channel, as its metadata describes the task it shows."""
-
-    task_key: str
-    ts: str
-    sequence: int
-    status: str
-    step: int
-    total: int
-    first_seen: datetime | None
-    final: bool
-
-
-@dataclass(frozen=True)
-class ChannelRecord:
-    """What a channel's history says (:meth:`SlackNotifier.read_channel`): the newest message of each task,
-    and whether a "state rebuilt" notice is newer than all of them (then it need not be posted again)."""
-
-    tasks: list[PostedTask]
-    noticed: bool
 
 
 class SlackNotifier:

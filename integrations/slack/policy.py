@@ -28,18 +28,19 @@ from datetime import datetime
 
 from integrations.base import (
     ApiProblemNotice,
+    ChannelRecord,
     ClusterNotice,
     DeliveryStores,
     MuteEndedNotice,
     Transition,
     TransitionKind,
 )
-from integrations.slack.commands import render_mute_summary
-from integrations.slack.notifier import SlackNotifier
-from integrations.slack.render import render_cluster_problem
+from integrations.slack.answers import render_mute_summary
+from integrations.slack.notifier import REBUILT_EVENT, SlackNotifier
+from integrations.slack.render import render_cluster_problem, render_state_rebuilt
 from integrations.target import NotifierContext, SlackTarget, TargetSetupError
 
-__all__ = ["DIGEST_AFTER", "SlackDeliveryPolicy", "build_slack_policy", "wants_digest"]
+__all__ = ["DIGEST_AFTER", "SlackChannelHistory", "SlackDeliveryPolicy", "build_slack_policy", "wants_digest"]
 
 DIGEST_AFTER = 20.0
 """Seconds of wait beyond which a finished task goes into the channel's digest instead of its own post."""
@@ -119,6 +120,35 @@ class SlackDeliveryPolicy:
                     transitions=notice.transitions,
                 )
                 self._notifier.post(message, event_type="ehpc_mute_summary", key=f"{notice.cluster_id}/mute")
+
+    def history(self) -> SlackChannelHistory:
+        """The channel, whose message metadata is the backup of record for a lost state."""
+        return SlackChannelHistory(self._notifier)
+
+
+class SlackChannelHistory:
+    """:class:`~integrations.base.ChannelHistory` of one Slack channel, through its notifier."""
+
+    def __init__(self, notifier: SlackNotifier) -> None:
+        self._notifier = notifier
+
+    @property
+    def channel(self) -> str:
+        """The channel."""
+        return self._notifier.channel
+
+    def check_history(self) -> str:
+        """``conversations.history`` can be read (membership and scopes)."""
+        return self._notifier.check_history()
+
+    def read_channel(self, *, oldest: datetime) -> ChannelRecord:
+        """The newest message of each task since ``oldest``."""
+        return self._notifier.read_channel(oldest=oldest)
+
+    def announce_rebuilt(self, *, found: int, followed: int, now: datetime) -> None:
+        """One "state rebuilt" notice in the channel."""
+        notice = render_state_rebuilt(found=found, followed=followed)
+        self._notifier.post(notice, event_type=REBUILT_EVENT, key=f"rebuilt:{now.timestamp():.0f}")
 
 
 def build_slack_policy(

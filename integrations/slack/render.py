@@ -16,6 +16,8 @@ from typing import Any
 
 from integrations.base import Transition
 from integrations.ehpc.task import Instance, Task, TaskError, TaskStatus
+from integrations.text import ERROR_LINE_LIMIT, duration, error_message, node_label
+from integrations.text import clip as cut
 
 __all__ = [
     "MAX_BLOCKS",
@@ -244,28 +246,18 @@ def _status_words(task: Task) -> str:
 
 
 def _duration(delta: timedelta) -> str:
-    seconds = max(int(delta.total_seconds()), 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {seconds:02d}s"
-    return f"{seconds}s"
+    return duration(delta, parts=2)
 
 
 def _instance_line(node: Instance) -> str:
-    name = node.hostname or node.instance_id or "unnamed node"
-    details = [value for value in (node.instance_id if node.hostname else None, node.ip, node.role) if value]
-    suffix = f" ({', '.join(details)})" if details else ""
-    return f"• `{escape(name)}`{escape(suffix)}"
+    name, details = node_label(node)
+    return f"• `{escape(name)}`{escape(details)}"
 
 
 def _error_line(error: TaskError) -> str:
     code = f"`{escape(error.code)}` " if error.code else ""
     node = f"[{escape(error.instance_id)}] " if error.instance_id else ""
-    message = error.message if error.message is not None else str(error.raw)
-    return clip(f"• {node}{code}{escape(message)}", 500)
+    return clip(f"• {node}{code}{escape(error_message(error))}", ERROR_LINE_LIMIT)
 
 
 def _digest_line(transition: Transition, *, now: datetime) -> str:
@@ -291,10 +283,8 @@ def context(text: str) -> Block:
 
 
 def clip(text: str, limit: int) -> str:
-    """Cut ``text`` to ``limit`` characters, marking the cut; never returns an empty string."""
-    if not text:
-        return " "
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Cut ``text`` to ``limit`` characters, marking the cut; never empty (Slack refuses empty texts)."""
+    return cut(text, limit) or " "
 
 
 def _more(count: int) -> str:

@@ -39,11 +39,19 @@ def test_a_task_lifecycle_is_one_message_edited_in_place_and_one_thread_reply(st
         sim.advance(10)
 
     [parent] = stack.slack.messages(CHANNEL)
-    assert "Adding compute nodes" in parent.text
-    assert "Succe" in parent.text
-    assert len(parent.edits) >= 1
+    assert parent.text.startswith(
+        f"Adding compute nodes on {CLUSTER}: :white_check_mark: Succeeded · ▓▓▓▓▓▓▓▓▓▓ 3/3 (100%) · 3m 00s · "
+    )
+    shown_before = [text.split(" · ")[1] for text, _blocks in parent.edits]
+    assert shown_before == ["░░░░░░░░░░ 0/3 (0%)", "▓▓▓░░░░░░░ 1/3 (33%)", "▓▓▓▓▓▓▓░░░ 2/3 (67%)"]
     [reply] = stack.slack.replies(CHANNEL, parent.ts)
-    assert "compute" in reply.text.lower() or "node" in reply.text.lower()
+    head, *nodes = reply.text.split("\n")
+    assert (
+        head
+        == f":white_check_mark: *Adding compute nodes* on *{CLUSTER}* finished: :white_check_mark: Succeeded"
+    )
+    assert nodes[0] == "*Nodes added* (2)"
+    assert [line.split("`")[1] for line in nodes[1:]] == ["compute0", "compute1"]
 
 
 def test_a_task_that_starts_and_ends_between_two_polls_is_announced_once_as_finished(stack: Stack) -> None:

@@ -10,7 +10,8 @@ from integrations.base import TransitionKind
 from integrations.target import SlackTarget
 from tests.fixtures.transitions import make_transition
 from worker.config.models import BridgeConfig, ClusterConfig, Route, RouteMatch, load_config
-from worker.routing import cluster_targets, explain, route, routing_table, run_routes_cli
+from worker.detect.diff import cluster_of, task_key_of
+from worker.routing import cluster_targets, explain, probe, route, routing_table, run_routes_cli
 
 TARGETS = tuple(SlackTarget(name=name) for name in ("slack", "pager", "tickets", "audit"))
 
@@ -140,6 +141,19 @@ def test_route_without_targets_silences() -> None:
     silence = rule([], kinds=["progressed"])
     transition = make_transition(status="Processing", kind=TransitionKind.PROGRESSED)
     assert route(transition, config(silence, rule(["slack"]))) == []
+
+
+def test_the_probe_names_its_task_like_every_other_task_key() -> None:
+    transition = probe(config(), cluster_id="c1", task_type="AddComputes", status="Fail", kind=None)
+    assert transition.task_key == task_key_of(cluster_id="c1", task_id="routes-test")
+    assert cluster_of(transition.task_key) == "c1"
+
+
+def test_routes_show_prints_the_routing_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ehpc.yaml"
+    path.write_text("routes:\n  - {match: {statuses: [Fail]}, targets: [slack]}\n", encoding="utf-8")
+    assert run_routes_cli(["show", "--config", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == routing_table(load_config(path))
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ Example (every key is documented in docs/integrations.md)::
 Why it is strict: a typo in a routing file silently drops pages. So unknown fields, unknown target types,
 duplicate names, duplicate YAML keys, routes naming unknown targets or clusters, and secrets whose
 environment variable is unset are all load errors, reported together, each as ``file:line: field: what``.
-Line numbers come from the YAML node tree (``yaml.compose``), matched to pydantic's error locations.
+Line numbers come from :mod:`worker.config.locator`, matched to pydantic's error locations.
 
 A target named ``slack`` (type ``slack``) exists even when the file does not declare it, and without
 ``routes`` and ``default_targets`` everything goes to it: the env-only setup
@@ -31,13 +31,13 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from integrations.base import TransitionKind
 from integrations.ehpc.task import TaskStatus, TaskType
 from integrations.registry import REGISTRY
 from integrations.target import SlackTarget, TargetConfig
+from worker.config.locator import Loc, YamlLocator, YamlSyntaxError, parse_yaml
 from worker.config.settings import ApiChoice
 
 __all__ = [
@@ -48,11 +48,11 @@ __all__ = [
     "Route",
     "RouteMatch",
     "SlackAccessConfig",
+    "UnknownNameError",
     "load_config",
 ]
 
 DEFAULT_TARGET = "slack"
-Loc = tuple[str | int, ...]
 
 
 class ConfigError(ValueError):
@@ -63,6 +63,10 @@ class ConfigError(ValueError):
         self.problems = list(problems)
         count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
         super().__init__(f"{path}: {count}:\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+class UnknownNameError(KeyError):
+    """A target or cluster name the configuration does not have (a KeyError, as a mapping lookup is)."""
 
 
 # Slack IDs as Slack spells them (users U…/W…, user groups S…, channels C…/G…), or a channel's name.
@@ -185,11 +189,11 @@ class BridgeConfig(BaseModel):
         return cls(clusters=tuple(ClusterConfig(id=cluster_id) for cluster_id in cluster_ids))
 
     def target(self, name: str) -> TargetConfig:
-        """The target called ``name``; KeyError if there is none."""
+        """The target called ``name``; :class:`UnknownNameError` if there is none."""
         for target in self.targets:
             if target.name == name:
                 return target
-        raise KeyError(name)
+        raise UnknownNameError(f"no target named {name!r}")
 
     def cluster(self, cluster_id: str) -> ClusterConfig | None:
         """The cluster ``cluster_id`` as configured, or None when the file does not list it."""
@@ -205,17 +209,12 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Brid
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [f"{path}: cannot read: {exc.strerror or exc}"]) from None
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = exc.problem_mark if isinstance(exc, yaml.MarkedYAMLError) else None
-        line = mark.line + 1 if mark is not None else 1
-        raise ConfigError(path, [f"{path}:{line}: not valid YAML: {exc}"]) from None
-    finally:
-        loader.dispose()
-    checker = _Checker(path=path, root=node)
+        document = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise ConfigError(path, [f"{path}:{exc.line}: not valid YAML: {exc}"]) from None
+    checker = _Checker(path=path, locator=document.locator)
+    data = document.data
     config = checker.validate(data, environ=os.environ if environ is None else environ)
     if checker.problems or config is None:
         raise ConfigError(path, checker.problems)
@@ -225,11 +224,12 @@ def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> Brid
 class _Checker:
     """Collects problems, each located in the file through the YAML node tree."""
 
-    def __init__(self, *, path: Path, root: yaml.Node | None) -> None:
+    def __init__(self, *, path: Path, locator: YamlLocator) -> None:
         self.path = path
-        self.root = root
+        self._locator = locator
         self._found: list[tuple[int, str]] = []
-        self._duplicate_keys(root, ())
+        for loc, line in locator.duplicate_keys():
+            self.add(loc, "duplicate key", line=line)
 
     @property
     def problems(self) -> list[str]:
@@ -239,7 +239,7 @@ class _Checker:
     def add(self, loc: Loc, message: str, *, line: int | None = None) -> None:
         """Record ``message`` about the value at ``loc`` (its line found in the node tree)."""
         field = ".".join(str(part) for part in loc) or "(file)"
-        self._found.append((line or self._line(loc), f"{field}: {message}"))
+        self._found.append((line or self._locator.line(loc), f"{field}: {message}"))
 
     def validate(self, data: object, *, environ: Mapping[str, str]) -> BridgeConfig | None:
         """Validate ``data``; returns None (and records why) when anything is wrong."""
@@ -328,42 +328,7 @@ class _Checker:
                 message = "unknown field"
             self.add(loc, message.removeprefix("Value error, "))
 
-    def _line(self, loc: Loc) -> int:
-        """1-based line of the deepest node ``loc`` reaches (the parent's line for a missing key)."""
-        node = self.root
-        line = node.start_mark.line + 1 if node is not None else 1
-        for part in loc:
-            child = _child(node, part)
-            if child is None:
-                break
-            node, line = child
-        return line
-
-    def _duplicate_keys(self, node: yaml.Node | None, loc: Loc) -> None:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[object] = set()
-            for key, value in node.value:
-                if key.value in seen:
-                    self.add((*loc, key.value), "duplicate key", line=key.start_mark.line + 1)
-                seen.add(key.value)
-                self._duplicate_keys(value, (*loc, key.value))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self._duplicate_keys(item, (*loc, index))
-
 
 def _list(value: object) -> list[Any]:
     """``value`` if it is a list, else empty (its type error is reported by validation)."""
     return value if isinstance(value, list) else []
-
-
-def _child(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node, int] | None:
-    """The node under ``node`` at ``part`` and the line to report for it (a key's own line)."""
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == str(part):
-                return value, key.start_mark.line + 1
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        item = node.value[part]
-        return item, item.start_mark.line + 1
-    return None

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from integrations.target import secret_from_file
+
 __all__ = ["SECRET_VARIABLES", "ApiChoice", "Settings"]
 
 # Which E-HPC API a cluster is polled with: 1.0 (ListTasks), 2.0 (operation logs), or ask the 2024 API once.
@@ -73,9 +75,8 @@ class Settings(BaseSettings):
         if not isinstance(data, dict):
             return data
         for name in SECRET_VARIABLES:
-            path = os.environ.get(f"{name}_FILE")
-            if path and not data.get(name) and not os.environ.get(name):
-                value = Path(path).read_text(encoding="utf-8").strip()
+            if not data.get(name) and not os.environ.get(name):
+                value = secret_from_file(os.environ, name)
                 if value:
                     data[name] = value
         return data
@@ -106,12 +107,7 @@ class Settings(BaseSettings):
     @cached_property
     def secret_values(self) -> tuple[str, ...]:
         """The secret strings this process knows, for the log filter that masks them."""
-        secrets = (
-            self.slack_bot_token,
-            self.slack_signing_secret,
-            self.slack_app_token,
-            self.access_key_secret,
-            self.security_token,
-        )
-        found = [secret.get_secret_value() for secret in secrets if secret is not None]
+        fields = [name for name, field in type(self).model_fields.items() if field.alias in SECRET_VARIABLES]
+        secrets = [getattr(self, name) for name in fields]
+        found = [secret.get_secret_value() for secret in secrets if isinstance(secret, SecretStr)]
         return tuple(value for value in found if len(value) >= 4)

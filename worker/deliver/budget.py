@@ -12,31 +12,9 @@ from __future__ import annotations
 import redis
 
 from worker.store.keys import Keys
-from worker.store.scripts import reply_text
+from worker.store.scripts import ACQUIRE_BUDGET, reply_text
 
 __all__ = ["ChannelBudget"]
-
-# KEYS: 1 bucket hash. ARGV: 1 rate (tokens/second), 2 burst (tokens).
-# Returns the wait in seconds as a string (Lua numbers would be truncated to integers on the way out).
-_ACQUIRE = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or burst
-local at = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-else
-  wait = (1 - tokens) / rate
-end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%.6f', now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return string.format('%.6f', wait)
-"""
 
 
 class ChannelBudget:
@@ -49,7 +27,7 @@ class ChannelBudget:
         self._keys = keys
         self._rate = rate
         self._burst = burst
-        self._acquire = client.register_script(_ACQUIRE)
+        self._acquire = client.register_script(ACQUIRE_BUDGET)
 
     def acquire(self, channel: str) -> float:
         """Take one message's worth for ``channel``: 0.0 if granted, else seconds to wait (none taken)."""

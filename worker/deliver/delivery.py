@@ -15,10 +15,10 @@ from datetime import datetime
 
 from integrations.base import PermanentDeliveryError, RetryableDeliveryError, Transition, TransitionKind
 from worker.deliver import fence
-from worker.deliver.outbox import Lease
 from worker.ops import metrics
 from worker.runtime import Runtime
 from worker.store.epoch import EpochState
+from worker.store.lease import Lease
 
 __all__ = ["DeliveryOutcome", "deliver", "flush_digest"]
 

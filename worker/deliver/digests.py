@@ -2,32 +2,24 @@
 
 :class:`DigestQueue` is the :class:`~integrations.base.DigestStore` handed to Slack's delivery policy; the
 rule for what is parked and when it is flushed is in :mod:`integrations.slack.policy`. Parking a fingerprint
-twice is harmless; a claim holds a per-channel lock (released with the shared Lua script) so two flushes
+twice is harmless; a claim holds the channel's :class:`~worker.store.lease.Lease` so two flushes
 never post the same transitions.
 """
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 import redis
 
 from integrations.base import DigestClaim, Transition
 from worker.store.keys import Keys
+from worker.store.lease import Lease
 
 __all__ = ["DIGEST_SIZE", "DigestQueue"]
 
 DIGEST_SIZE = 200
 """Transitions per digest message: what one message lists in full within Slack's limits."""
-
-# KEYS: 1 lock. ARGV: 1 owner token.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 class DigestQueue:
@@ -38,8 +30,7 @@ class DigestQueue:
     ) -> None:
         self._client = client
         self._keys = keys
-        self._lock_ms = int(lock_ttl.total_seconds() * 1000)
-        self._release = client.register_script(_RELEASE)
+        self._lock_ttl = lock_ttl
 
     def park(self, *, channel: str, transition: Transition) -> None:
         """Keep ``transition`` for the channel's next digest (parking a fingerprint twice is harmless)."""
@@ -53,9 +44,10 @@ class DigestQueue:
 
     def claim(self, *, channel: str, limit: int = DIGEST_SIZE) -> DigestClaim | None:
         """The oldest ``limit`` parked transitions, under the channel's lock; None if locked or empty."""
-        owner = secrets.token_hex(16)
-        lock = self._keys.slack_digest_lock(channel=channel)
-        if not self._client.set(lock, owner, nx=True, px=self._lock_ms):
+        lease = Lease.acquire(
+            client=self._client, key=self._keys.slack_digest_lock(channel=channel), ttl=self._lock_ttl
+        )
+        if lease is None:
             return None
         stored = self._client.hvals(self._keys.slack_digest(channel=channel))
         parked = sorted(
@@ -63,16 +55,21 @@ class DigestQueue:
             key=lambda t: (t.observed_at, t.fingerprint),
         )[:limit]
         if not parked:
-            self._release(keys=[lock], args=[owner])
+            lease.release()
             return None
-        return DigestClaim(channel=channel, transitions=tuple(parked), owner=owner)
+        return DigestClaim(channel=channel, transitions=tuple(parked), owner=lease.token)
 
     def done(self, claim: DigestClaim) -> None:
         """Forget the claimed transitions (their digest was posted) and release the channel's lock."""
         fingerprints = [transition.fingerprint for transition in claim.transitions]
         self._client.hdel(self._keys.slack_digest(channel=claim.channel), *fingerprints)
-        self._release(keys=[self._keys.slack_digest_lock(channel=claim.channel)], args=[claim.owner])
+        self._lease(claim).release()
 
     def abandon(self, claim: DigestClaim) -> None:
         """Release the lock without forgetting anything (the digest could not be posted; retry later)."""
-        self._release(keys=[self._keys.slack_digest_lock(channel=claim.channel)], args=[claim.owner])
+        self._lease(claim).release()
+
+    def _lease(self, claim: DigestClaim) -> Lease:
+        """The channel's lock as held by ``claim`` (its owner token)."""
+        key = self._keys.slack_digest_lock(channel=claim.channel)
+        return Lease(client=self._client, key=key, token=claim.owner)

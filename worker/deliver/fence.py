@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from worker.deliver.outbox import Lease
+    from worker.store.lease import Lease
 
 __all__ = ["LeaseLost", "current_token", "holding", "renew"]
 

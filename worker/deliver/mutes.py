@@ -21,33 +21,9 @@ import redis
 
 from integrations.base import MuteEndedNotice, Transition
 from worker.store.keys import Keys
-from worker.store.scripts import reply_text
+from worker.store.scripts import END_MUTE, KEEP_MUTED, reply_text
 
 __all__ = ["Mute", "MuteSummary", "Mutes"]
-
-# KEYS: mute hash, kept list. ARGV: now (epoch s), transition JSON. Keeps it only while the mute lasts,
-# so a transition arriving after the end is delivered normally instead of waiting for a summary.
-_KEEP = """
-local ends = redis.call('HGET', KEYS[1], 'until')
-if ends and tonumber(ends) > tonumber(ARGV[1]) then
-  redis.call('RPUSH', KEYS[2], ARGV[2])
-  return 1
-end
-return 0
-"""
-
-# KEYS: mute hash, kept list, ends zset. ARGV: cluster id, now (epoch s), force ("1": end it even if due
-# later). Ends the mute once: returns {{hash field, value, ...}, {kept transitions...}}, or nil if not (or no
-# longer) due, e.g. another beat ended it first or someone extended it meanwhile.
-_END = """
-local ends = redis.call('ZSCORE', KEYS[3], ARGV[1])
-if not ends then return false end
-if ARGV[3] ~= '1' and tonumber(ends) > tonumber(ARGV[2]) then return false end
-redis.call('ZREM', KEYS[3], ARGV[1])
-local reply = {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
-redis.call('DEL', KEYS[1], KEYS[2])
-return reply
-"""
 
 
 @dataclass(frozen=True)
@@ -86,8 +62,8 @@ class Mutes:
     def __init__(self, *, client: redis.Redis, keys: Keys) -> None:
         self._client = client
         self._keys = keys
-        self._keep = client.register_script(_KEEP)
-        self._end = client.register_script(_END)
+        self._keep = client.register_script(KEEP_MUTED)
+        self._end = client.register_script(END_MUTE)
 
     def mute(self, *, cluster_id: str, until: datetime, reason: str, user_id: str, now: datetime) -> Mute:
         """Mute a cluster until ``until``; muting a muted cluster moves its end and keeps what it holds."""

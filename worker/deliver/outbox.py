@@ -14,13 +14,12 @@ cursor only moves forward, so each transition reaches each destination once and 
 (the vendor's idempotency key) covers a crash between sending and advancing. Cursors expire with the task's
 log, after ``retention``.
 
-Every lease has an owner token and a TTL: only its owner releases it, and a crashed owner's lease expires.
+Leases are :class:`worker.store.lease.Lease`.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,9 +29,10 @@ import redis
 
 from worker.deliver.fence import LeaseLost
 from worker.store.keys import Keys
-from worker.store.scripts import ADVANCE_CURSOR, EXTEND_LEASE, RELEASE_LEASE, reply_text
+from worker.store.lease import Lease
+from worker.store.scripts import ADVANCE_CURSOR, reply_text
 
-__all__ = ["DeliveryLedger", "Lease", "Outbox", "OutboxEntry"]
+__all__ = ["DeliveryLedger", "Outbox", "OutboxEntry"]
 
 
 @dataclass(frozen=True)
@@ -41,32 +41,6 @@ class OutboxEntry:
 
     entry_id: str
     task_keys: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A lock held by one owner until it releases it or ``ttl`` runs out (SET NX PX)."""
-
-    client: redis.Redis
-    key: str
-    token: str
-
-    @classmethod
-    def acquire(cls, *, client: redis.Redis, key: str, ttl: timedelta) -> Lease | None:
-        """Take the lock at ``key``, or None when someone else holds it."""
-        token = secrets.token_hex(16)
-        if client.set(key, token, nx=True, px=int(ttl.total_seconds() * 1000)):
-            return cls(client=client, key=key, token=token)
-        return None
-
-    def extend(self, ttl: timedelta) -> bool:
-        """Keep holding the lock for ``ttl`` from now; False if it had expired meanwhile."""
-        ttl_ms = int(ttl.total_seconds() * 1000)
-        return bool(self.client.eval(EXTEND_LEASE, 1, self.key, self.token, ttl_ms))
-
-    def release(self) -> bool:
-        """Give the lock back; False if it had expired (and perhaps been taken by someone else)."""
-        return bool(self.client.eval(RELEASE_LEASE, 1, self.key, self.token))
 
 
 class Outbox:

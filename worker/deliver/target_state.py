@@ -16,47 +16,12 @@ from typing import Any, cast
 import redis
 
 from worker.store.keys import Keys
-from worker.store.scripts import reply_text
+from worker.store.scripts import INCIDENT_FAILED, INCIDENT_SUCCEEDED, reply_text
 
 __all__ = ["RedisIncidentLedger", "RedisTargetState"]
 
 _LEDGER_TTL_MS = 30 * 24 * 3600 * 1000
 _FORGET_AFTER_MS = 7 * 24 * 3600 * 1000
-
-# KEYS: 1 ledger hash. ARGV: 1 task key, 2 failure end (ms), 3 TTL (ms).
-# Returns the recovering success's JSON if one began after this failure ended, else false.
-_FAILED = """
-redis.call('HSET', KEYS[1], 'f:' .. ARGV[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-local began = tonumber(redis.call('HGET', KEYS[1], 'success_began') or '-1')
-if tonumber(ARGV[2]) < began then return redis.call('HGET', KEYS[1], 'success') end
-return false
-"""
-
-# KEYS: 1 ledger hash. ARGV: 1 success start (ms), 2 success JSON, 3 TTL (ms), 4 forget after (ms).
-# Returns {still open (0/1), task keys of the failures that ended before this success began...}.
-_SUCCEEDED = """
-local began = tonumber(ARGV[1])
-local latest = tonumber(redis.call('HGET', KEYS[1], 'success_began') or '-1')
-if began > latest then
-  redis.call('HSET', KEYS[1], 'success_began', ARGV[1], 'success', ARGV[2])
-  latest = began
-end
-local open, recovered = 0, {}
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-  local name = fields[i]
-  if string.sub(name, 1, 2) == 'f:' then
-    local ended = tonumber(fields[i + 1])
-    if ended < began then recovered[#recovered + 1] = string.sub(name, 3) end
-    if ended >= latest then open = 1 end
-    if ended < latest - tonumber(ARGV[4]) then redis.call('HDEL', KEYS[1], name) end
-  end
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-table.insert(recovered, 1, open)
-return recovered
-"""
 
 
 class RedisTargetState:
@@ -86,8 +51,8 @@ class RedisIncidentLedger:
         self._client = client
         self._keys = keys
         self._target = target
-        self._failed = client.register_script(_FAILED)
-        self._succeeded = client.register_script(_SUCCEEDED)
+        self._failed = client.register_script(INCIDENT_FAILED)
+        self._succeeded = client.register_script(INCIDENT_SUCCEEDED)
 
     def failed(self, key: str, *, task_key: str, ended_ms: int) -> str | None:
         """Note the failure; the JSON of a recorded success that began after it ended, or None (open)."""

@@ -24,9 +24,9 @@ import redis
 from pydantic import BaseModel, ConfigDict
 
 from integrations.ehpc.client import ListingPosition
-from worker.deliver.outbox import Lease
 from worker.detect.diff import PollLeaseLost
 from worker.store.keys import Keys
+from worker.store.lease import Lease
 from worker.store.scripts import SAVE_CURSOR, reply_text
 
 __all__ = ["ArchiveResume", "CursorStore", "ScanCursor", "StoredCursor"]

@@ -50,8 +50,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from integrations.base import Transition, TransitionKind
 from integrations.ehpc.task import Task, TaskStatus, TaskType
-from worker.deliver.outbox import Lease
 from worker.store.keys import Keys
+from worker.store.lease import Lease
 from worker.store.scripts import OBSERVE_PAGE, RESTORE_TASK, reply_text
 
 __all__ = [

@@ -54,7 +54,6 @@ from integrations.ehpc.client import MAX_PAGE, PAGE_SIZE, EhpcClient, ListedPage
 from integrations.ehpc.client2024 import EhpcClient2024
 from integrations.ehpc.errors import EhpcError, PermanentEhpcError, RetryableEhpcError
 from integrations.ehpc.task import Task, TaskStatus, TaskType
-from worker.deliver.outbox import Lease
 from worker.detect.cursor import ArchiveResume, CursorStore, top_ids
 from worker.detect.diff import ClusterRef, PollLeaseLost, Source, TaskState, task_key_of
 from worker.detect.oplog import OperationMemory
@@ -64,6 +63,7 @@ from worker.detect.recovery import ensure_state
 from worker.ops import metrics
 from worker.runtime import Runtime
 from worker.store.epoch import ROLLBACK_WINDOW
+from worker.store.lease import Lease
 
 __all__ = [
     "POLL_LEASE",

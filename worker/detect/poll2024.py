@@ -28,11 +28,11 @@ from integrations.ehpc.client2024 import EhpcClient2024, OperationWindow
 from integrations.ehpc.errors import EhpcError, PermanentEhpcError
 from integrations.ehpc.operation import with_detail
 from integrations.ehpc.task import Generation, Task
-from worker.deliver.outbox import Lease
 from worker.detect.diff import ClusterRef, PollLeaseLost, Source, TaskState
 from worker.detect.oplog import OperationMemory, Snapshot
 from worker.detect.outcome import PollOutcome
 from worker.runtime import Runtime
+from worker.store.lease import Lease
 
 __all__ = ["generation_of", "observe_operations"]
 

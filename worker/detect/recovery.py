@@ -25,13 +25,10 @@ import logging
 from datetime import datetime, timedelta
 
 from integrations.base import MessageRef, PermanentDeliveryError
-from integrations.slack.notifier import REBUILT_EVENT, SlackNotifier
-from integrations.slack.render import render_state_rebuilt
-from integrations.target import SlackTarget
-from worker.deliver.outbox import Lease
 from worker.detect.diff import cluster_of
 from worker.runtime import Runtime
 from worker.store.epoch import EpochState
+from worker.store.lease import Lease
 
 __all__ = ["REBUILD_HORIZON", "ensure_state"]
 
@@ -72,27 +69,27 @@ def ensure_state(rt: Runtime, *, now: datetime) -> bool:
 def _channels(rt: Runtime) -> list[tuple[str, str]]:
     """One (Slack target, a cluster posting there) per distinct channel."""
     seen: dict[tuple[str, str], tuple[str, str]] = {}
-    for target_name, target in rt.targets.items():
-        if isinstance(target, SlackTarget):
-            for cluster_id in rt.clusters:
-                channel = rt.scope(target_name=target_name, cluster_id=cluster_id)
-                seen.setdefault((target_name, channel), (target_name, cluster_id))
+    for target_name in rt.targets:
+        for cluster_id in rt.clusters:
+            history = rt.policy(target_name=target_name, cluster_id=cluster_id).history()
+            if history is not None:
+                seen.setdefault((target_name, history.channel), (target_name, cluster_id))
     return list(seen.values())
 
 
 def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: datetime, lease: Lease) -> int:
     """Restore what one channel shows; returns how many task messages it holds."""
-    notifier = rt.notifier(target_name=target_name, cluster_id=cluster_id)
-    if not isinstance(notifier, SlackNotifier):
+    history = rt.policy(target_name=target_name, cluster_id=cluster_id).history()
+    if history is None:
         return 0
     lease.extend(_RECOVERY_LEASE)
     try:
-        record = notifier.read_channel(oldest=now - REBUILD_HORIZON)
+        record = history.read_channel(oldest=now - REBUILD_HORIZON)
     except PermanentDeliveryError as error:  # 429/5xx propagate: the poll is retried, the rebuild too
         logger.error("state lost and %s can't be read to rebuild it: %s", target_name, error)
         return 0
     refs = rt.message_refs(target_name)
-    channel = notifier.channel
+    channel = history.channel
     followed = 0
     for posted in record.tasks:
         watched_cluster = cluster_of(posted.task_key)
@@ -119,6 +116,5 @@ def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: dat
         followed,
     )
     if record.tasks and not record.noticed:
-        notice = render_state_rebuilt(found=len(record.tasks), followed=followed)
-        notifier.post(notice, event_type=REBUILT_EVENT, key=f"rebuilt:{now.timestamp():.0f}")
+        history.announce_rebuilt(found=len(record.tasks), followed=followed, now=now)
     return len(record.tasks)

@@ -26,8 +26,8 @@ import redis
 from pydantic import ValidationError
 from slack_sdk import WebClient
 
+from integrations.base import ChannelHistory
 from integrations.ehpc.errors import EhpcError
-from integrations.slack.notifier import SlackNotifier
 from worker.config.models import ConfigError
 from worker.config.settings import Settings
 from worker.detect.poll2024 import generation_of
@@ -102,14 +102,13 @@ def _slack_channels(rt: Runtime, name: str) -> list[CheckResult]:
     Without it a post that timed out can't be looked up, so it is posted again and may show twice.
     Nothing for other targets.
     """
-    by_channel: dict[str, SlackNotifier] = {}
+    by_channel: dict[str, ChannelHistory] = {}
     for cluster_id in rt.clusters:
-        notifier = rt.notifier(target_name=name, cluster_id=cluster_id)
-        if isinstance(notifier, SlackNotifier):
-            by_channel.setdefault(notifier.channel, notifier)
+        history = rt.policy(target_name=name, cluster_id=cluster_id).history()
+        if history is not None:
+            by_channel.setdefault(history.channel, history)
     return [
-        _attempt(f"target {name} {channel}", notifier.check_history)
-        for channel, notifier in by_channel.items()
+        _attempt(f"target {name} {channel}", history.check_history) for channel, history in by_channel.items()
     ]
 
 

@@ -1,7 +1,8 @@
 """Logging setup for every ehpc-bridge process: plain lines or JSON lines, secrets masked either way.
 
-``EHPC_LOG_FORMAT=json`` gives one JSON object per line (for Loki, CloudWatch, SLS…); anything else gives
-plain text. ``EHPC_LOG_LEVEL`` sets the level (default ``INFO``). Context travels as ``extra=``::
+``EHPC_LOG_FORMAT=json`` gives one JSON object per line (for Loki, CloudWatch, SLS…); ``plain`` (the default;
+any other value too) gives plain text. ``EHPC_LOG_LEVEL`` sets the level (default ``INFO``). Context travels
+as ``extra=``::
 
     log.info("posted", extra={"cluster": cluster_id, "task_id": task_id, "fingerprint": fp})
 
@@ -22,15 +23,19 @@ import json
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from integrations.redaction import RedactingFilter
+
 __all__ = [
     "CONTEXT_FIELDS",
+    "JSON_FORMAT",
+    "LOG_FORMATS",
     "MASK",
+    "PLAIN_FORMAT",
     "SDK_LOGGERS",
     "JsonFormatter",
     "PlainFormatter",
@@ -39,6 +44,10 @@ __all__ = [
     "quiet_sdk_loggers",
 ]
 
+PLAIN_FORMAT = "plain"
+JSON_FORMAT = "json"
+LOG_FORMATS = (PLAIN_FORMAT, JSON_FORMAT)
+"""The values of ``EHPC_LOG_FORMAT``, default first; the README and docs/deployment.md use these names."""
 CONTEXT_FIELDS = ("cluster", "task_id", "fingerprint", "target")
 # Alibaba Cloud's credentials chain ("credentials", and the scheduler its ECS RAM role provider refreshes
 # with), Tea and darabonba; slack-sdk's Web API client; urllib3.
@@ -60,37 +69,19 @@ def _context(record: logging.LogRecord) -> dict[str, object]:
     return {name: getattr(record, name) for name in CONTEXT_FIELDS if getattr(record, name, None) is not None}
 
 
-class SecretMask(logging.Filter):
+class SecretMask(RedactingFilter):
     """Replace every configured secret value with ``***`` before the record is formatted."""
 
     def __init__(self, *, secrets: Iterable[str]) -> None:
-        super().__init__()
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted({s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True)
+        super().__init__(self.mask, key="secrets", fields=CONTEXT_FIELDS)
 
     def mask(self, text: str) -> str:
         """``text`` with every secret replaced."""
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Render and mask the message (and traceback) now; formatters then only see masked text."""
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = f"{record.msg!r} (arguments did not fit the format)"
-        record.msg, record.args = self.mask(message), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-        if record.exc_text:
-            record.exc_text = self.mask(record.exc_text)
-        if record.stack_info:
-            record.stack_info = self.mask(record.stack_info)
-        for name, value in _context(record).items():
-            if isinstance(value, str):
-                setattr(record, name, self.mask(value))
-        return True
 
 
 class PlainFormatter(logging.Formatter):
@@ -170,12 +161,12 @@ def configure_logging(
 ) -> logging.Handler:
     """Install the process's one root handler (replacing any) and return it.
 
-    Each argument left ``None`` comes from the environment: ``EHPC_LOG_FORMAT`` (``json`` or plain),
+    Each argument left ``None`` comes from the environment: ``EHPC_LOG_FORMAT`` (:data:`LOG_FORMATS`),
     ``EHPC_LOG_LEVEL`` (default ``INFO``), and the secrets that :class:`worker.config.settings.Settings` knows
     plus the Redis URL's password and the configured targets' secrets.
     """
     if json_lines is None:
-        json_lines = os.environ.get("EHPC_LOG_FORMAT", "").strip().lower() == "json"
+        json_lines = os.environ.get("EHPC_LOG_FORMAT", "").strip().lower() == JSON_FORMAT
     handler = logging.StreamHandler(sys.stderr if stream is None else stream)
     handler.setFormatter(JsonFormatter() if json_lines else PlainFormatter())
     handler.addFilter(SecretMask(secrets=_secrets_from_settings() if secrets is None else secrets))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 
-from integrations.slack.commands import render_notice
+from integrations.slack.answers import render_notice
+from integrations.slack.links import is_channel_id
 from integrations.slack.render import SlackMessage, escape
 from worker.slack_app.access import AskWhom, ClusterAccess, Decision, Requester
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def channel_link(channel: str) -> str:
     """A channel as Slack shows it: ``<#C0123>`` for an ID, ``#name`` for a name."""
-    if re.fullmatch(r"[CG][A-Z0-9]{6,}", channel):
+    if is_channel_id(channel):
         return f"<#{channel}>"
     return escape("#" + channel.lstrip("#"))
 

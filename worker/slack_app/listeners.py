@@ -20,19 +20,8 @@ from slack_sdk.errors import SlackApiError
 
 from integrations.ehpc.errors import EhpcError
 from integrations.ehpc.task import Task
-from integrations.slack.commands import (
-    PAGE_SIZE,
-    ClustersQuery,
-    Command,
-    HelpQuery,
-    MuteCommand,
-    TaskQuery,
+from integrations.slack.answers import (
     TaskRecord,
-    TasksQuery,
-    Unmute,
-    Unrecognized,
-    parse_command,
-    parse_task_key,
     render_clusters,
     render_help,
     render_mute_summary,
@@ -43,6 +32,19 @@ from integrations.slack.commands import (
     render_tasks_page,
     render_unmuted,
     render_unrecognized,
+)
+from integrations.slack.commands import (
+    PAGE_SIZE,
+    ClustersQuery,
+    Command,
+    HelpQuery,
+    MuteCommand,
+    TaskQuery,
+    TasksQuery,
+    Unmute,
+    Unrecognized,
+    parse_command,
+    parse_task_key,
 )
 from integrations.slack.render import SlackMessage, escape
 from worker.ops.metrics import record_slack_command

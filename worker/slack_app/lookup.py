@@ -20,7 +20,7 @@ import redis
 
 from integrations.base import Transition
 from integrations.ehpc.task import Task, TaskStatus, TaskType
-from integrations.slack.commands import ClusterHealth, TaskRecord
+from integrations.slack.answers import ClusterHealth, TaskRecord
 from worker.detect.diff import LOST_TRANSITION, task_key_of
 from worker.store.keys import Keys
 from worker.store.scripts import reply_text

@@ -1,15 +1,21 @@
 """The Lua scripts that make state changes atomic (each one EVALSHA, one round trip), and reply decoding.
 
 Every key a script touches is passed in ``KEYS`` (built by :class:`worker.store.keys.Keys`); no script formats
-a key itself. :data:`OBSERVE_PAGE` is explained in :mod:`worker.detect.diff`, :data:`RAISE_WATERMARK` in
-:mod:`worker.detect.oplog`, the others in :mod:`worker.deliver.outbox`.
+a key itself. :data:`OBSERVE_PAGE` is explained in :mod:`worker.detect.diff`, the cursor and lease scripts in
+:mod:`worker.deliver.outbox` and :mod:`worker.store.lease`, :data:`RAISE_WATERMARK` in
+:mod:`worker.detect.oplog`, the others next to the store that runs them.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ACQUIRE_BUDGET",
     "ADVANCE_CURSOR",
+    "END_MUTE",
     "EXTEND_LEASE",
+    "INCIDENT_FAILED",
+    "INCIDENT_SUCCEEDED",
+    "KEEP_MUTED",
     "OBSERVE_PAGE",
     "PUT_MESSAGE_REF",
     "PUT_REPLY_REF",
@@ -273,4 +279,95 @@ if wanted > current then
   return wanted
 end
 return current
+"""
+
+# the Slack channel budget (:mod:`worker.deliver.budget`)
+
+# KEYS: 1 bucket hash. ARGV: 1 rate (tokens/second), 2 burst (tokens).
+# Returns the wait in seconds as a string (Lua numbers would be truncated to integers on the way out).
+ACQUIRE_BUDGET = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or burst
+local at = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%.6f', now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return string.format('%.6f', wait)
+"""
+
+
+# cluster mutes (:mod:`worker.deliver.mutes`)
+
+# KEYS: mute hash, kept list. ARGV: now (epoch s), transition JSON. Keeps it only while the mute lasts,
+# so a transition arriving after the end is delivered normally instead of waiting for a summary.
+KEEP_MUTED = """
+local ends = redis.call('HGET', KEYS[1], 'until')
+if ends and tonumber(ends) > tonumber(ARGV[1]) then
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+# KEYS: mute hash, kept list, ends zset. ARGV: cluster id, now (epoch s), force ("1": end it even if due
+# later). Ends the mute once: returns {{hash field, value, ...}, {kept transitions...}}, or nil if not (or no
+# longer) due, e.g. another beat ended it first or someone extended it meanwhile.
+END_MUTE = """
+local ends = redis.call('ZSCORE', KEYS[3], ARGV[1])
+if not ends then return false end
+if ARGV[3] ~= '1' and tonumber(ends) > tonumber(ARGV[2]) then return false end
+redis.call('ZREM', KEYS[3], ARGV[1])
+local reply = {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
+redis.call('DEL', KEYS[1], KEYS[2])
+return reply
+"""
+
+
+# the incident ledger (:mod:`worker.deliver.target_state`)
+
+# KEYS: 1 ledger hash. ARGV: 1 task key, 2 failure end (ms), 3 TTL (ms).
+# Returns the recovering success's JSON if one began after this failure ended, else false.
+INCIDENT_FAILED = """
+redis.call('HSET', KEYS[1], 'f:' .. ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local began = tonumber(redis.call('HGET', KEYS[1], 'success_began') or '-1')
+if tonumber(ARGV[2]) < began then return redis.call('HGET', KEYS[1], 'success') end
+return false
+"""
+
+
+# KEYS: 1 ledger hash. ARGV: 1 success start (ms), 2 success JSON, 3 TTL (ms), 4 forget after (ms).
+# Returns {still open (0/1), task keys of the failures that ended before this success began...}.
+INCIDENT_SUCCEEDED = """
+local began = tonumber(ARGV[1])
+local latest = tonumber(redis.call('HGET', KEYS[1], 'success_began') or '-1')
+if began > latest then
+  redis.call('HSET', KEYS[1], 'success_began', ARGV[1], 'success', ARGV[2])
+  latest = began
+end
+local open, recovered = 0, {}
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local name = fields[i]
+  if string.sub(name, 1, 2) == 'f:' then
+    local ended = tonumber(fields[i + 1])
+    if ended < began then recovered[#recovered + 1] = string.sub(name, 3) end
+    if ended >= latest then open = 1 end
+    if ended < latest - tonumber(ARGV[4]) then redis.call('HDEL', KEYS[1], name) end
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+table.insert(recovered, 1, open)
+return recovered
 """

@@ -319,7 +319,7 @@ def test_partial_failure_reply_names_the_failed_nodes(
     [message] = slack_standin.messages(CHANNEL)
     [reply] = slack_standin.replies(CHANNEL, message.ts)
     assert "i-bad" in reply.text
-    assert "<!channel>" not in reply.text
+    assert "`NodeFailed` &lt;!channel&gt; boot timeout" in reply.text  # shown, and escaped: no ping
 
 
 def test_a_deleted_parent_message_is_posted_again_on_the_next_change(

@@ -9,7 +9,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from integrations.slack.commands import task_actions_block
+from integrations.slack.answers import task_actions_block
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.slack import slack_violations
 

@@ -20,7 +20,7 @@ from playwright.sync_api import BrowserContext, Page
 from slack_sdk import WebClient
 
 from integrations.ehpc.task import Instance, TaskError, TaskStatus, TaskType
-from integrations.slack.commands import task_actions_block
+from integrations.slack.answers import task_actions_block
 from integrations.slack.render import SlackMessage, render_final_reply, render_task_message
 from integrations.slack.standin import SlackStandIn
 from integrations.slack.standin.page import message_id

@@ -9,7 +9,7 @@ from urllib.request import urlopen
 import pytest
 from slack_sdk import WebClient
 
-from integrations.slack.commands import task_actions_block
+from integrations.slack.answers import task_actions_block
 from integrations.slack.render import render_final_reply, render_task_message
 from integrations.slack.standin import SlackStandIn, StoredMessage
 from integrations.slack.standin.mrkdwn import mrkdwn_to_html

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from worker.config.settings import Settings
+from worker.config.settings import SECRET_VARIABLES, Settings
 
 
 def test_clusters_are_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,3 +40,17 @@ def test_an_empty_secret_file_or_variable_is_unset(monkeypatch: pytest.MonkeyPat
 
     assert settings.slack_app_token is None
     assert settings.slack_signing_secret is None
+
+
+def test_every_secret_setting_is_in_the_one_list_of_secret_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret_fields = {
+        field.alias for field in Settings.model_fields.values() if field.annotation == SecretStr | None
+    }
+    assert secret_fields == set(SECRET_VARIABLES)
+    for index, name in enumerate(SECRET_VARIABLES):
+        monkeypatch.setenv(name, f"secret-value-{index}")
+    assert sorted(Settings().secret_values) == sorted(
+        f"secret-value-{i}" for i in range(len(SECRET_VARIABLES))
+    )

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from integrations.base import Transition
 from integrations.ehpc.task import TaskStatus
-from integrations.slack.commands import render_mute_summary
+from integrations.slack.answers import render_mute_summary
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.slack import make_task
 from worker.deliver.mutes import Mutes, MuteSummary

@@ -8,9 +8,10 @@ import pytest
 import redis
 
 from integrations.ehpc.task import Task, TaskStatus, TaskType
-from worker.deliver.outbox import DeliveryLedger, Lease, Outbox
+from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.detect.diff import ClusterRef, Source, TaskState, task_key_of
 from worker.store.keys import Keys
+from worker.store.lease import Lease
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CLUSTER = ClusterRef(cluster_id="ehpc-hz-test", name="test cluster")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from worker.ops.logs import configure_logging
+from worker.ops.logs import LOG_FORMATS, configure_logging
 
 TOKEN = "xoxb-1234-abcd-secret-token"
 
@@ -95,3 +97,13 @@ def test_the_sdks_own_loggers_speak_only_in_debug_and_through_the_masked_handler
     assert capfd.readouterr().err == ""  # nothing bypassed our handler
     assert ("metadata service said 404" in stream.getvalue()) is shown
     assert TOKEN not in stream.getvalue()
+
+
+def test_the_documented_log_format_names_are_the_ones_the_code_reads() -> None:
+    root = Path(__file__).resolve().parents[3]
+    documented = {
+        match
+        for doc in ("README.md", "docs/deployment.md")
+        for match in re.findall(r"EHPC_LOG_FORMAT(?:` \| `|=)(\w+)", (root / doc).read_text(encoding="utf-8"))
+    }
+    assert documented == set(LOG_FORMATS)
