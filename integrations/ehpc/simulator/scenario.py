@@ -219,7 +219,8 @@ def default_scenario() -> Scenario:
                                 "InstallSoftware",
                                 "JoinScheduler",
                             ],
-                            "stage_seconds": 12,
+                            # long enough to be seen running even when the worker starts slowly
+                            "stage_seconds": 120,
                             "start": -20,
                         },
                     ],
