@@ -165,3 +165,8 @@ class Keys:
     def usergroup_members(self, *, group_id: str) -> str:
         """String with a TTL: a Slack user group's member IDs (JSON list), from ``usergroups.users.list``."""
         return self._key("slack", "usergroup", group_id)
+
+    # worker.slack_app.failures
+    def dead_letter_retry(self, *, letter_id: str) -> str:
+        """String with a TTL: a Retry of this dead letter is under way (one at a time, however many press)."""
+        return self._key("dead-letter-retry", letter_id)
