@@ -11,7 +11,7 @@
 set -euo pipefail
 
 log() { echo "==> $*" >&2; }
-export DEBIAN_FRONTEND=noninteractive
+export DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes
 
 compose_v2() { docker compose version >/dev/null 2>&1; }
 

@@ -43,6 +43,7 @@ __all__ = [
     "Block",
     "ClusterHealth",
     "TaskRecord",
+    "button",
     "render_clusters",
     "render_help",
     "render_mute_summary",
@@ -87,8 +88,8 @@ def task_actions_block(task_key: str) -> Block:
         "type": "actions",
         "block_id": "ehpc_task_actions",
         "elements": [
-            _button("Refresh", ACTION_REFRESH, task_key),
-            _button("Mute cluster 1 h", ACTION_MUTE_HOUR, task_key),
+            button("Refresh", ACTION_REFRESH, task_key),
+            button("Mute cluster 1 h", ACTION_MUTE_HOUR, task_key),
         ],
     }
 
@@ -100,6 +101,9 @@ def render_help() -> SlackMessage:
         "• `/ehpc task <TaskId>` — one task's card: status, progress, timings, nodes, errors",
         "• `/ehpc tasks <ClusterId> [all]` — tasks running on a cluster (with `all`: recent history too)",
         "• `/ehpc clusters` — the watched clusters, their last poll and health",
+        "• `/ehpc status` — every cluster this channel sees: polls, errors, running tasks, mutes",
+        "• `/ehpc history <ClusterId> [N|24h]` — recently finished tasks, with links to their messages",
+        "• `/ehpc failures` — what ehpc-bridge gave up delivering, with *Retry* (for those who may mute)",
         "• `/ehpc mute <ClusterId> <duration> [reason]` — pause a cluster's notifications "
         "(`30m`, `2h`, `1d`; at most `7d`); what happens meanwhile is summarized when the mute ends",
         "• `/ehpc unmute <ClusterId>` — end a mute now",
@@ -167,9 +171,9 @@ def render_tasks_page(
     elements: list[Block] = []
     if query.offset + len(records) < total:
         following = TasksQuery(query.cluster_id, query.include_finished, query.offset + len(records))
-        elements.append(_button("More", ACTION_MORE, following.text()))
+        elements.append(button("More", ACTION_MORE, following.text()))
     if share:
-        elements.append(_button("Share in channel", ACTION_SHARE, query.text()))
+        elements.append(button("Share in channel", ACTION_SHARE, query.text()))
     if elements:
         blocks.append({"type": "actions", "block_id": "ehpc_page_actions", "elements": elements})
     text = f"{cluster_name} ({query.cluster_id}): {total} {what}"
@@ -276,14 +280,16 @@ def _share_block(command_text: str) -> Block:
     return {
         "type": "actions",
         "block_id": "ehpc_share",
-        "elements": [_button("Share in channel", ACTION_SHARE, command_text)],
+        "elements": [button("Share in channel", ACTION_SHARE, command_text)],
     }
 
 
-def _button(label: str, action_id: str, value: str) -> Block:
+def button(label: str, action_id: str, value: str, *, style: str | None = None) -> Block:
+    """A Block Kit button (``style``: ``primary`` or ``danger``)."""
     return {
         "type": "button",
         "text": {"type": "plain_text", "text": label},
         "action_id": action_id,
         "value": value,
+        **({"style": style} if style is not None else {}),
     }

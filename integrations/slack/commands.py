@@ -15,6 +15,7 @@ action_id           button                                          ``value``
 ``ehpc_mute_1h``    "Mute cluster 1 h" on a task message            task key ``<cluster_id>/<task_id>``
 ``ehpc_share``      "Share in channel" on an ephemeral answer       the command text to answer again
 ``ehpc_more``       "More" under a page of tasks                    the command text of the next page
+``ehpc_retry``      "Retry" on a dead letter (``/ehpc failures``)   the dead letter's id
 ==================  ==============================================  ===================================
 """
 
@@ -34,6 +35,7 @@ __all__ = [
     "ACTION_MORE",
     "ACTION_MUTE_HOUR",
     "ACTION_REFRESH",
+    "ACTION_RETRY",
     "ACTION_SHARE",
     "MAX_MUTE",
     "MAX_REASON",
@@ -41,8 +43,11 @@ __all__ = [
     "PAGE_SIZE",
     "ClustersQuery",
     "Command",
+    "FailuresQuery",
     "HelpQuery",
+    "HistoryQuery",
     "MuteCommand",
+    "StatusQuery",
     "TaskQuery",
     "TasksQuery",
     "Unmute",
@@ -57,7 +62,11 @@ ACTION_REFRESH = "ehpc_refresh"
 ACTION_MUTE_HOUR = "ehpc_mute_1h"
 ACTION_SHARE = "ehpc_share"
 ACTION_MORE = "ehpc_more"
+ACTION_RETRY = "ehpc_retry"
 PAGE_SIZE = 20  # tasks per answer: one section each, well within Slack's 50 blocks
+HISTORY_DEFAULT = 10  # finished tasks ``/ehpc history`` shows unless told
+HISTORY_MAX = 100  # at most, by count or within a window
+HISTORY_WINDOW_MAX = timedelta(days=7)
 MAX_MUTE = timedelta(days=7)
 MIN_MUTE = timedelta(minutes=1)
 _MAX_ECHO = 200  # characters of user input echoed back in an error
@@ -71,6 +80,7 @@ _CLUSTER_ID = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?$")
 _DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
 _UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 _OFFSET = re.compile(r"^\+(\d{1,5})$")
+_WINDOW = re.compile(r"^(\d{1,3})([hd])$")
 
 
 @dataclass(frozen=True)
@@ -130,7 +140,48 @@ class Unrecognized:
     problem: str
 
 
-Command = TaskQuery | TasksQuery | ClustersQuery | MuteCommand | Unmute | HelpQuery | Unrecognized
+@dataclass(frozen=True)
+class StatusQuery:
+    """``/ehpc status``: every cluster the channel may see, one line each."""
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """``/ehpc history <ClusterId> [N|24h]``: the newest ``count`` finished tasks, or those of ``within``."""
+
+    cluster_id: str
+    count: int = HISTORY_DEFAULT
+    within: timedelta | None = None
+
+    def text(self) -> str:
+        """The command text that asks this again (the "Share" button carries it)."""
+        if self.within is not None:
+            hours = int(self.within.total_seconds() // 3600)
+            return (
+                f"history {self.cluster_id} {hours // 24}d"
+                if hours % 24 == 0
+                else f"history {self.cluster_id} {hours}h"
+            )
+        return f"history {self.cluster_id} {self.count}"
+
+
+@dataclass(frozen=True)
+class FailuresQuery:
+    """``/ehpc failures``: what the bridge gave up on (dead letters), for those who may mute."""
+
+
+Command = (
+    TaskQuery
+    | TasksQuery
+    | ClustersQuery
+    | StatusQuery
+    | HistoryQuery
+    | FailuresQuery
+    | MuteCommand
+    | Unmute
+    | HelpQuery
+    | Unrecognized
+)
 
 
 def parse_command(text: str) -> Command:
@@ -143,6 +194,12 @@ def parse_command(text: str) -> Command:
         return HelpQuery()
     if verb == "clusters":
         return ClustersQuery() if not args else _unexpected(text, args)
+    if verb == "status":
+        return StatusQuery() if not args else _unexpected(text, args)
+    if verb == "failures":
+        return FailuresQuery() if not args else _unexpected(text, args)
+    if verb == "history":
+        return _parse_history(text, args)
     if verb == "task":
         return _parse_task(text, args)
     if verb == "tasks":
@@ -193,6 +250,29 @@ def _parse_tasks(text: str, args: list[str]) -> Command:
         return _bad_cluster(text, args[0])
     offset = int(offsets[0].group(1)) if offsets else 0
     return TasksQuery(args[0], include_finished, offset)
+
+
+def _parse_history(text: str, args: list[str]) -> Command:
+    usage = "`/ehpc history <ClusterId> [N|24h]`"
+    if not 1 <= len(args) <= 2:
+        return Unrecognized(text, f"`history` takes a ClusterId and optionally a count or a window: {usage}")
+    if not _CLUSTER_ID.match(args[0]):
+        return _bad_cluster(text, args[0])
+    if len(args) == 1:
+        return HistoryQuery(args[0])
+    amount = args[1].lower()
+    if amount.isdigit() and 1 <= int(amount) <= HISTORY_MAX:
+        return HistoryQuery(args[0], count=int(amount))
+    window = _WINDOW.match(amount)
+    if window is not None:
+        within = int(window.group(1)) * _UNIT[window.group(2)]
+        if timedelta(hours=1) <= within <= HISTORY_WINDOW_MAX:
+            return HistoryQuery(args[0], count=HISTORY_MAX, within=within)
+    return Unrecognized(
+        text,
+        f"`{echoed(args[1])}` is neither a count from 1 to {HISTORY_MAX} "
+        f"nor a window from `1h` to `7d`: {usage}",
+    )
 
 
 def _parse_mute(text: str, args: list[str]) -> Command:

@@ -127,6 +127,25 @@ class AccessPolicy:
         """The clusters mapped to the requester's channel, in configuration order."""
         return [cluster for cluster in self._clusters.values() if _in_channel(cluster, requester)]
 
+    def named_for(self, user_id: str) -> tuple[list[ClusterAccess], int]:
+        """For the App Home (no channel): the clusters whose lookup rules name ``user_id`` (directly or by
+        a user group), and how many more are open to their channels' members (not shown there)."""
+        named, open_to_channels = [], 0
+        for cluster in self._clusters.values():
+            users, groups = cluster.audience(Permission.LOOKUP)
+            if not users and not groups:
+                open_to_channels += 1
+            elif user_id in users or any(self._member(user_id, group) for group in sorted(groups)):
+                named.append(cluster)
+        return named, open_to_channels
+
+    def _member(self, user_id: str, group_id: str) -> bool:
+        try:
+            return user_id in self._members(group_id)
+        except GroupLookupError as error:
+            log.warning("could not resolve user group %s: %s", group_id, error)
+            return False
+
     def check(self, requester: Requester, *, cluster_id: str, permission: Permission) -> Decision:
         """May ``requester`` do ``permission`` on ``cluster_id``? Refusals are logged."""
         decision = self._decide(requester, cluster_id=cluster_id, permission=permission)

@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from integrations.slack.commands import ACTION_MORE, ACTION_MUTE_HOUR, ACTION_REFRESH, ACTION_SHARE
+from integrations.slack.commands import (
+    ACTION_MORE,
+    ACTION_MUTE_HOUR,
+    ACTION_REFRESH,
+    ACTION_RETRY,
+    ACTION_SHARE,
+)
 from worker.config.settings import Settings
 from worker.slack_app.access import access_policy
+from worker.slack_app.directory import cluster_directory
+from worker.slack_app.failures import ListDeadLetters, Retries
 from worker.slack_app.groups import UserGroups
 from worker.slack_app.listeners import Listeners
 from worker.slack_app.live import RegionalTasks
@@ -22,6 +32,11 @@ from worker.slack_app.services import Services
 from worker.slack_app.signature import SignatureCheck
 
 __all__ = ["COMMAND", "EVENTS_PATH", "StartupError", "app_from_settings", "build_app", "startup_problem"]
+
+
+if TYPE_CHECKING:
+    from integrations.base import Transition
+    from worker.runtime import Runtime
 
 
 class StartupError(Exception):
@@ -66,7 +81,14 @@ def build_app(
     app.action(ACTION_MUTE_HOUR)(listeners.mute_hour)
     app.action(ACTION_SHARE)(listeners.share)
     app.action(ACTION_MORE)(listeners.more)
+    app.action(ACTION_RETRY)(listeners.retry)
+    app.event("app_home_opened")(listeners.home_opened)
     return app
+
+
+def redeliver(rt: Runtime, destination: str, transition: Transition) -> None:
+    """Send ``transition`` again through ``destination``'s notifier (*Retry* on a dead letter)."""
+    rt.notifier(target_name=destination, cluster_id=transition.task.cluster_id).send(transition)
 
 
 def startup_problem(settings: Settings) -> str | None:
@@ -91,12 +113,16 @@ def app_from_settings(settings: Settings) -> App:
     rt = Runtime.from_settings(settings)
     web = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
     groups = UserGroups(client=web, redis_client=rt.redis, keys=rt.keys)
+    dead_letters = ListDeadLetters(client=rt.redis, keys=rt.keys)
     services = Services(
         lookup=rt.lookup,
         mutes=rt.mutes,
         access=access_policy(rt, members_of=groups.members),
         live=RegionalTasks(rt),
         now=lambda: datetime.now(UTC),
+        directory=cluster_directory(rt),
+        dead_letters=dead_letters,
+        retries=Retries(store=dead_letters, client=rt.redis, keys=rt.keys, redeliver=partial(redeliver, rt)),
     )
     secret = settings.slack_signing_secret
     return build_app(

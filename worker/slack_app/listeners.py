@@ -37,8 +37,11 @@ from integrations.slack.commands import (
     PAGE_SIZE,
     ClustersQuery,
     Command,
+    FailuresQuery,
     HelpQuery,
+    HistoryQuery,
     MuteCommand,
+    StatusQuery,
     TaskQuery,
     TasksQuery,
     Unmute,
@@ -50,6 +53,7 @@ from integrations.slack.render import SlackMessage, escape
 from worker.ops.metrics import record_slack_command
 from worker.slack_app.access import ClusterAccess, Permission, Requester
 from worker.slack_app.copy import channel_link, cluster_name, refusal, refusal_no_cluster
+from worker.slack_app.overview import Overview
 from worker.slack_app.services import Services
 
 __all__ = ["Listeners"]
@@ -78,6 +82,9 @@ _COMMAND_NAMES: dict[type, str] = {
     TaskQuery: "task",
     TasksQuery: "tasks",
     ClustersQuery: "clusters",
+    StatusQuery: "status",
+    HistoryQuery: "history",
+    FailuresQuery: "failures",
     MuteCommand: "mute",
     Unmute: "unmute",
 }
@@ -89,6 +96,7 @@ class Listeners:
     def __init__(self, *, services: Services, client: WebClient) -> None:
         self._s = services
         self._client = client
+        self._overview = Overview(services=services, client=client)
 
     # slash command
 
@@ -100,13 +108,13 @@ class Listeners:
             channel_name=str(command.get("channel_name", "")),
         )
         parsed = parse_command(str(command.get("text", "")))
-        answer = self._answer(parsed, requester, share=True)
+        answer = self._answer(parsed, requester, share=True, team_domain=str(command.get("team_domain", "")))
         record_slack_command(command=_COMMAND_NAMES[type(parsed)], result="answered")
         ack(text=answer.message.text, blocks=answer.message.block_list(), response_type="ephemeral")
         if answer.follow_up is not None:
             answer.follow_up(respond)
 
-    def _answer(self, command: Command, requester: Requester, *, share: bool) -> _Answer:
+    def _answer(self, command: Command, requester: Requester, *, share: bool, team_domain: str) -> _Answer:
         match command:
             case HelpQuery():
                 return _Answer(render_help())
@@ -118,6 +126,16 @@ class Listeners:
                 return self._tasks(command, requester, share=share)
             case ClustersQuery():
                 return self._clusters(requester, share=share)
+            case StatusQuery():
+                return _Answer(
+                    self._overview.status(self._allowed(requester, Permission.LOOKUP), requester, share=share)
+                )
+            case HistoryQuery():
+                return _Answer(
+                    self._overview.history(command, requester, team_domain=team_domain, share=share)
+                )
+            case FailuresQuery():
+                return _Answer(self._overview.failures(self._allowed(requester, Permission.MUTE)))
             case MuteCommand():
                 return _Answer(self._mute(command.cluster_id, command.duration, command.reason, requester))
             case Unmute():
@@ -291,10 +309,11 @@ class Listeners:
         ack()
         value, requester = _button(body)
         command = parse_command(value)
-        if not isinstance(command, TaskQuery | TasksQuery | ClustersQuery):
+        if not isinstance(command, TaskQuery | TasksQuery | ClustersQuery | StatusQuery | HistoryQuery):
             respond(**_ephemeral(render_notice("Only lookups can be shared.")))
             return
-        answer = self._answer(command, requester, share=False)
+        domain = str((body.get("team") or {}).get("domain", ""))
+        answer = self._answer(command, requester, share=False, team_domain=domain)
         message = answer.message
         respond(
             text=message.text, blocks=message.block_list(), response_type="in_channel", replace_original=False
@@ -310,6 +329,16 @@ class Listeners:
             return
         answer = self._tasks(command, requester, share=True)
         respond(**_ephemeral(answer.message))
+
+    def retry(self, ack: Ack, body: Mapping[str, Any], respond: Respond) -> None:
+        """ "Retry" on a dead letter (``/ehpc failures``): re-deliver it once, then say how it went."""
+        ack()
+        letter_id, requester = _button(body)
+        respond(**_ephemeral(self._overview.retry(letter_id, requester)))
+
+    def home_opened(self, event: Mapping[str, Any]) -> None:
+        """``app_home_opened``: the status board of the user's clusters on their Home tab."""
+        self._overview.home_opened(event)
 
     # helpers
 

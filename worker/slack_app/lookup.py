@@ -1,7 +1,8 @@
 """Answers for ``/ehpc`` from what Redis already knows, fast enough for Slack's 3-second window.
 
 Reads what :mod:`worker.detect.diff` writes (per-task hash and transition log, the cluster's running and
-finished sets) and, for ``/ehpc clusters``, the per-cluster health hash that the poll records through
+finished sets), the Slack message refs the notifier records (for ``/ehpc history``'s links) and, for
+``/ehpc clusters`` and ``status``, the per-cluster health hash that the poll records through
 :meth:`Lookup.record_poll`. Every answer costs one pipelined round trip, whatever the number of tasks.
 
 A task's card shows the latest ``Task`` snapshot in its log with the hash's newer status and step laid over
@@ -13,7 +14,8 @@ of every cluster visible to the asker is probed in the same round trip.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import redis
@@ -21,14 +23,33 @@ import redis
 from integrations.base import Transition
 from integrations.ehpc.task import Task, TaskStatus, TaskType
 from integrations.slack.answers import ClusterHealth, TaskRecord
+from integrations.slack.overview import ClusterStatus
 from worker.detect.diff import LOST_TRANSITION, task_key_of
 from worker.store.keys import Keys
 from worker.store.scripts import reply_text
 
-__all__ = ["RECENT_LIMIT", "Lookup"]
+__all__ = ["RECENT_LIMIT", "BoardRow", "FinishedTask", "Lookup"]
 
 RECENT_LIMIT = 100  # finished tasks ``/ehpc tasks <cluster> all`` looks at, newest first
 _MAX_ERROR = 500
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """A cluster to put on the status board, and how old its last good poll may be before it is stale."""
+
+    cluster_id: str
+    name: str
+    stale_after: timedelta
+
+
+@dataclass(frozen=True)
+class FinishedTask:
+    """A finished task as ``/ehpc history`` shows it; ``message`` is its Slack ``(channel, ts)``, if any."""
+
+    record: TaskRecord
+    finished_at: datetime
+    message: tuple[str, str] | None
 
 
 class Lookup:
@@ -84,11 +105,90 @@ class Lookup:
         return answers
 
     def record_poll(self, *, cluster_id: str, at: datetime, error: str | None) -> None:
-        """Remember a poll's time and outcome for ``/ehpc clusters`` (``error``: code and message)."""
+        """Remember a poll's time and outcome for ``/ehpc clusters`` and ``status`` (``error``: code and
+        message); a successful poll is also the last good one, a failed one keeps the last good one."""
+        stamp = f"{at.timestamp():.3f}"
         self._client.hset(
             self._keys.cluster_health(cluster_id=cluster_id),
-            mapping={"polled_at": f"{at.timestamp():.3f}", "error": (error or "")[:_MAX_ERROR]},
+            mapping={
+                "polled_at": stamp,
+                "error": (error or "")[:_MAX_ERROR],
+                "error_at" if error else "ok_at": stamp,
+            },
         )
+
+    def board(self, clusters: Sequence[BoardRow], *, now: datetime) -> list[ClusterStatus]:
+        """Each cluster's last good poll, latest error, running tasks and mute: two round trips in all."""
+        pipe = self._client.pipeline(transaction=False)
+        for row in clusters:
+            pipe.hgetall(self._keys.cluster_health(cluster_id=row.cluster_id))
+            pipe.smembers(self._keys.running_tasks(cluster_id=row.cluster_id))
+            pipe.hget(self._keys.mute(cluster_id=row.cluster_id), "until")
+        replies = pipe.execute()
+        running_ids = [
+            [(row.cluster_id, reply_text(task_id)) for task_id in replies[3 * index + 1]]
+            for index, row in enumerate(clusters)
+        ]
+        records = self._records([pair for pairs in running_ids for pair in pairs])
+        by_cluster: dict[str, list[TaskRecord]] = {}
+        for record in records:
+            by_cluster.setdefault(record.task.cluster_id, []).append(record)
+        answers = []
+        for index, row in enumerate(clusters):
+            fields = _decode(replies[3 * index])
+            muted = replies[3 * index + 2]
+            until = _time(reply_text(muted)) if muted is not None else None
+            answers.append(
+                ClusterStatus(
+                    cluster_id=row.cluster_id,
+                    name=row.name,
+                    last_ok=_time(fields["ok_at"]) if fields.get("ok_at") else None,
+                    last_error=fields.get("error") or None,
+                    error_at=_time(fields["error_at"]) if fields.get("error_at") else None,
+                    running=[record.task for record in _newest_first(by_cluster.get(row.cluster_id, []))],
+                    muted_until=until if until is not None and until > now else None,
+                    stale_after=row.stale_after,
+                )
+            )
+        return answers
+
+    def finished(
+        self, cluster_id: str, *, count: int, since: datetime | None, destinations: Sequence[str]
+    ) -> list[FinishedTask]:
+        """The newest ``count`` finished tasks (finished at or after ``since``), each with the Slack message
+        of the first of ``destinations`` that has one: two round trips."""
+        key = self._keys.finished_tasks(cluster_id=cluster_id)
+        low = f"{int(since.timestamp() * 1000)}" if since is not None else "-inf"
+        finished = cast(
+            "list[tuple[bytes, float]]",
+            self._client.zrevrangebyscore(key, "+inf", low, start=0, num=count, withscores=True),
+        )
+        ordered = [(reply_text(task_id), _time_ms(str(int(score)))) for task_id, score in finished]
+        records = {
+            r.task.task_id: r for r in self._records([(cluster_id, task_id) for task_id, _ in ordered])
+        }
+        pipe = self._client.pipeline(transaction=False)
+        for task_id, _ in ordered:
+            task_key = task_key_of(cluster_id=cluster_id, task_id=task_id)
+            for destination in destinations:
+                pipe.hmget(
+                    self._keys.slack_message(destination=destination, task_key=task_key), ["channel", "ts"]
+                )
+        refs = pipe.execute()
+        answers = []
+        for index, (task_id, finished_at) in enumerate(ordered):
+            record = records.get(task_id)
+            if record is None:
+                continue  # its state expired; the finished set remembers the ID only
+            found = [
+                (reply_text(channel), reply_text(ts))
+                for channel, ts in refs[index * len(destinations) : (index + 1) * len(destinations)]
+                if channel is not None and ts is not None
+            ]
+            answers.append(
+                FinishedTask(record=record, finished_at=finished_at, message=next(iter(found), None))
+            )
+        return answers
 
     def _records(self, pairs: Sequence[tuple[str, str]]) -> list[TaskRecord]:
         """Hash and last log entry of each ``(cluster_id, task_id)``, one round trip; unknown ones omitted."""

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from worker.deliver.mutes import Mutes
 from worker.slack_app.access import AccessPolicy
+from worker.slack_app.directory import ClusterDirectory
+from worker.slack_app.failures import DeadLetterStore, Retries
 from worker.slack_app.live import LiveTasks
 from worker.slack_app.lookup import Lookup
 
@@ -23,3 +25,6 @@ class Services:
     access: AccessPolicy
     live: LiveTasks
     now: Callable[[], datetime]
+    directory: ClusterDirectory
+    dead_letters: DeadLetterStore
+    retries: Retries

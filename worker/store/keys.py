@@ -165,3 +165,8 @@ class Keys:
     def hint_deferred(self, *, cluster_id: str) -> str:
         """String with a TTL: a hinted poll of the cluster is queued for the start of its next slot."""
         return self._key("hint", "deferred", cluster_id)
+
+    # worker.slack_app.failures
+    def dead_letter_retry(self, *, letter_id: str) -> str:
+        """String with a TTL: a Retry of this dead letter is under way (one at a time, however many press)."""
+        return self._key("dead-letter-retry", letter_id)

@@ -26,6 +26,7 @@ from prometheus_client import REGISTRY
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 
+from integrations.base import Transition
 from integrations.ehpc.client import EhpcClient
 from integrations.ehpc.simulator import SimulatorServer
 from integrations.slack.commands import ACTION_MORE, ACTION_MUTE_HOUR, ACTION_REFRESH, ACTION_SHARE, PAGE_SIZE
@@ -53,6 +54,8 @@ from worker.detect.diff import ClusterRef, Source
 from worker.slack_app.access import AccessPolicy
 from worker.slack_app.app import COMMAND, EVENTS_PATH, Services, build_app
 from worker.slack_app.cli import run_slack_app
+from worker.slack_app.directory import ClusterDirectory
+from worker.slack_app.failures import ListDeadLetters, Retries
 from worker.slack_app.lookup import Lookup
 from worker.store.keys import Keys
 
@@ -77,15 +80,23 @@ def _vector() -> dict[str, str]:
     return json.loads((CONTRACTS / "slack" / "signing_test_vector.json").read_text())
 
 
+def _never(destination: str, transition: Transition) -> None:
+    raise AssertionError("the signature tests deliver nothing")
+
+
 def _vector_app(clock: FrozenClock, redis_client: redis.Redis, redis_prefix: str, slack: SlackStandIn) -> App:
     vector = _vector()
     keys = Keys(prefix=redis_prefix)
+    letters = ListDeadLetters(client=redis_client, keys=keys)
     services = Services(
         lookup=Lookup(client=redis_client, keys=keys),
         mutes=Mutes(client=redis_client, keys=keys),
         access=AccessPolicy(clusters=[]),
         live=EhpcClient(endpoint="http://127.0.0.1:9", access_key_id="unused", access_key_secret="unused"),
         now=clock.now,
+        directory=ClusterDirectory(),
+        dead_letters=letters,
+        retries=Retries(store=letters, client=redis_client, keys=keys, redeliver=_never),
     )
     client = WebClient(token="xoxb-test-token", base_url=slack.base_url)
     return build_app(
@@ -528,6 +539,9 @@ def test_the_manifest_points_slack_at_this_app() -> None:
     assert command["url"].endswith(EVENTS_PATH)
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
+    assert manifest["settings"]["event_subscriptions"]["request_url"].endswith(EVENTS_PATH)
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert {"commands", "chat:write", "usergroups:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
 
 
