@@ -234,7 +234,7 @@ def render_state_rebuilt(*, found: int, followed: int) -> SlackMessage:
     line = (
         ":information_source: *ehpc-bridge lost its state* (its Redis was emptied or replaced) *and rebuilt "
         f"it from this channel*: {found} task message(s) found, {followed} still unfinished and followed "
-        "again. Their messages are brought up to date in place; no task is announced twice."
+        "again. Their messages are brought up to date in place, not posted again."
     )
     return SlackMessage(text="ehpc-bridge rebuilt its state from this channel", blocks=(section(line),))
 

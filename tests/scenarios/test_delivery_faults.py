@@ -8,13 +8,16 @@ final status, and exactly one final reply in its thread.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import redis
 
 from integrations.ehpc.simulator import SimulatorServer
 from integrations.slack.standin import SlackStandIn, StoredMessage
@@ -46,12 +49,8 @@ class Deployment:
 
     def revive(self) -> None:
         """Do what a supervisor does: start a worker again if losing Redis stopped it (Celery 5.7's thread
-        pool exits on a broker restart, issue 10 row 13, fixed apart from these rows)."""
-        workers = self.processes.running("worker")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(process.poll() is None for process in workers):
-            time.sleep(0.1)
-        if not any(process.poll() is None for process in workers):
+        pool exited on a broker restart, issue 10 row 13, fixed apart from these rows)."""
+        if not any(process.poll() is None for process in self.processes.running("worker")):
             self.worker()
 
     def start_tasks(self) -> None:
@@ -63,7 +62,27 @@ class Deployment:
         self.stack.simulator.simulator.advance(seconds)
 
     def poll(self) -> None:
-        self.processes.poll_and_wait(CLUSTER)
+        """Queue one poll and wait until a worker recorded it (Redis may be restarting meanwhile)."""
+        before = self._last_poll()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            self.processes.poll(CLUSTER)  # again, as beat's next tick would, when a kill lost the last one
+            ticked = time.monotonic() + 5
+            while time.monotonic() < ticked:
+                if self._polled_since(before):
+                    return
+                time.sleep(0.05)
+        pytest.fail(f"no poll was recorded within 60 s\n{self.processes.logs()}")
+
+    def _polled_since(self, before: datetime | None) -> bool:
+        self.revive()
+        return self._last_poll() not in (before, None)
+
+    def _last_poll(self) -> datetime | None:
+        try:
+            return self.processes.last_poll(CLUSTER)
+        except redis.ConnectionError:
+            return None  # killed this very moment: ask again
 
 
 @pytest.fixture
@@ -127,12 +146,24 @@ def run_to_the_end(deployment: Deployment, *, polls: int = 5) -> None:
     for _ in range(polls):
         deployment.advance(10)
         deployment.poll()
-    wait_for(
-        lambda: settled(deployment.slack, tasks=len(OPERATIONS)),
-        timeout=90,
-        why="every task's final status and reply",
-        logs=deployment.processes,
-    )
+    try:
+        wait_for(lambda: settled(deployment.slack, tasks=len(OPERATIONS)), timeout=90, why="the ends")
+    except pytest.fail.Exception:
+        pytest.fail(
+            f"not every task shows its end:\n{channel(deployment.slack)}\n{deployment.processes.logs()}"
+        )
+
+
+def channel(slack: SlackStandIn) -> str:
+    """The channel as text, for a failure message: each message, its metadata and its replies."""
+    lines = []
+    for message in slack.messages(CHANNEL):
+        payload = (message.metadata or {}).get("event_payload", {})
+        lines.append(
+            f"{message.ts} {payload.get('task_key')} seq={payload.get('sequence')} {message.text[:80]}"
+        )
+        lines += [f"    reply {reply.text[:60]}" for reply in slack.replies(CHANNEL, message.ts)]
+    return "\n".join(lines)
 
 
 def test_row2_answered_failures_are_retried_without_a_lookup_even_when_history_is_refused(
@@ -209,6 +240,39 @@ def test_row3_redis_killed_the_moment_slack_stored_a_post_repeats_nothing_and_lo
     run_to_the_end(deployment, polls=2)
 
     assert kills == ["parent", "reply"]
+    assert_each_task_shown_once_with_its_end(slack)
+
+
+@pytest.mark.parametrize("seed", [7, 11])
+def test_row3_redis_killed_and_restarted_at_seeded_random_moments_repeats_nothing(
+    deployment: Deployment, seed: int
+) -> None:
+    slack = deployment.slack
+    stored = 0
+    moments = set(random.Random(seed).sample(range(1, 13), 3))  # which stored messages a kill follows
+
+    def kill_and_restart(message: StoredMessage) -> None:
+        nonlocal stored
+        stored += 1
+        if stored in moments:
+            deployment.redis.kill()
+            deployment.redis.start()  # back within a moment, from the append-only file
+
+    slack.on_stored(kill_and_restart)
+    deployment.worker()
+    deployment.processes.start(
+        "beat", EHPC_POLL_INTERVAL="1"
+    )  # keeps polling after the last kill, as in production
+    deployment.poll()
+    deployment.start_tasks()
+    for _ in range(6):
+        deployment.revive()
+        deployment.poll()
+        deployment.advance(10)
+
+    run_to_the_end(deployment, polls=2)
+
+    assert deployment.redis.starts == 1 + len(moments)
     assert_each_task_shown_once_with_its_end(slack)
 
 

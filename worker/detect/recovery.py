@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from integrations.base import MessageRef, PermanentDeliveryError
+from integrations.base import ChannelHistory, MessageRef, PermanentDeliveryError
+from integrations.target import TargetSetupError
 from worker.detect.diff import cluster_of
 from worker.runtime import Runtime
 from worker.store.epoch import EpochState
@@ -71,15 +72,28 @@ def _channels(rt: Runtime) -> list[tuple[str, str]]:
     seen: dict[tuple[str, str], tuple[str, str]] = {}
     for target_name in rt.targets:
         for cluster_id in rt.clusters:
-            history = rt.policy(target_name=target_name, cluster_id=cluster_id).history()
+            history = _history(rt, target_name, cluster_id)
             if history is not None:
                 seen.setdefault((target_name, history.channel), (target_name, cluster_id))
     return list(seen.values())
 
 
+def _history(rt: Runtime, target_name: str, cluster_id: str) -> ChannelHistory | None:
+    """The target's own record for the cluster, or None (it keeps none, or can't be built: no token or
+    channel, so nothing was posted with it; its deliveries say what is missing)."""
+    try:
+        return rt.policy(target_name=target_name, cluster_id=cluster_id).history()
+    except TargetSetupError:
+        return None
+
+
 def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: datetime, lease: Lease) -> int:
-    """Restore what one channel shows; returns how many task messages it holds."""
-    history = rt.policy(target_name=target_name, cluster_id=cluster_id).history()
+    """Restore what one channel shows; returns how many of its task messages Redis had forgotten.
+
+    A message whose ref and task Redis still has (an upgrade from a version without the epoch, or an epoch
+    lost with the last second of writes) counts for nothing: then no notice is posted.
+    """
+    history = _history(rt, target_name, cluster_id)
     if history is None:
         return 0
     lease.extend(_RECOVERY_LEASE)
@@ -90,11 +104,12 @@ def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: dat
         return 0
     refs = rt.message_refs(target_name)
     channel = history.channel
-    followed = 0
+    followed = forgotten = 0
     for posted in record.tasks:
         watched_cluster = cluster_of(posted.task_key)
         if watched_cluster not in rt.clusters:
             continue
+        forgotten += refs.get(posted.task_key) is None
         refs.put(posted.task_key, MessageRef(channel=channel, ts=posted.ts, sequence=posted.sequence))
         if posted.final or posted.sequence < 1:
             continue
@@ -109,12 +124,14 @@ def _rebuild_channel(rt: Runtime, target_name: str, cluster_id: str, *, now: dat
             now=now,
         )
         followed += restored
+    if not forgotten and not followed:
+        return 0  # nothing was lost here (a new deployment, or Redis still knew everything)
     logger.warning(
         "state rebuilt from %s: %d task message(s) found, %d unfinished followed again",
         channel,
         len(record.tasks),
         followed,
     )
-    if record.tasks and not record.noticed:
+    if not record.noticed:
         history.announce_rebuilt(found=len(record.tasks), followed=followed, now=now)
-    return len(record.tasks)
+    return forgotten + followed
