@@ -299,6 +299,20 @@ def test_unreachable_slack_is_retryable(refs: RedisMessageRefs) -> None:
         notifier.send(STARTED)
 
 
+def test_a_refused_connection_sent_nothing_so_the_retry_posts_without_a_lookup(
+    slack_standin: SlackStandIn, refs: RedisMessageRefs, make_notifier: Callable[..., SlackNotifier]
+) -> None:
+    with SlackStandIn() as gone:
+        base_url = gone.base_url
+    with pytest.raises(RetryableDeliveryError):
+        SlackNotifier(token=TOKEN, channel=CHANNEL, refs=refs, base_url=base_url).send(STARTED)
+
+    make_notifier().send(STARTED)
+
+    assert len(slack_standin.messages(CHANNEL)) == 1
+    assert lookups(slack_standin) == []
+
+
 def test_check_calls_auth_test(make_notifier: Callable[..., SlackNotifier]) -> None:
     assert make_notifier().check() == "ehpc-bridge stand-in / ehpc-bridge"
 
