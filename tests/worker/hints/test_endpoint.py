@@ -17,6 +17,7 @@ from tests.fixtures.eventbridge import (
 )
 from tests.fixtures.pipeline import Stack
 from tests.fixtures.processes import Processes
+from tests.fixtures.redis_server import RedisServer
 
 CLUSTER = "ehpc-hz-pipe0001"
 
@@ -121,3 +122,19 @@ def test_a_burst_of_events_for_one_cluster_costs_one_poll_now_and_one_deferred(
     ]
     assert 0 < answers[1]["countdown"] <= 60
     assert sorted(queued_polls(stack)) == [(CLUSTER, False), (CLUSTER, True)]
+
+
+def test_with_redis_down_an_event_is_503_at_once_and_counts_when_redelivered(
+    stack: Stack, processes: Processes, redis_server: RedisServer
+) -> None:
+    server = start_bridge_server(processes, REDIS_URL=redis_server.url)
+    event = ehpc_event(CLUSTER, event_id="during-the-outage")
+    redis_server.kill()
+
+    down = server.send(event)
+
+    assert down.status_code == 503
+    assert down.json() == {"result": "unavailable", "error": "try again"}
+    assert down.elapsed.total_seconds() < 1.0
+    redis_server.start()
+    assert server.send(event).json()["result"] == "poll_queued"  # EventBridge's retry is not a duplicate
