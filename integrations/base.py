@@ -29,7 +29,9 @@ from integrations.ehpc.task import Task
 
 __all__ = [
     "ApiProblemNotice",
+    "BacklogGate",
     "ChannelBudgetStore",
+    "ChannelDrain",
     "ChannelHistory",
     "ChannelRecord",
     "ClusterNotice",
@@ -37,7 +39,7 @@ __all__ = [
     "DeliveryPolicy",
     "DeliveryStores",
     "DigestClaim",
-    "DigestStore",
+    "DigestItem",
     "EditGate",
     "MessageRef",
     "MessageRefStore",
@@ -134,13 +136,17 @@ class ApiProblemNotice:
 
 @dataclass(frozen=True)
 class MuteEndedNotice:
-    """A cluster's mute ended: what happened on it meanwhile (oldest first)."""
+    """A cluster's mute ended: what happened on it meanwhile (oldest first), under the summary id claimed
+    when it ended (announcing it again with that id posts nothing new); ``untracked``: changes beyond what
+    a mute keeps, counted only."""
 
     cluster_id: str
     cluster_name: str
     started_at: datetime
     ended_at: datetime
     transitions: tuple[Transition, ...]
+    summary_id: str = ""
+    untracked: int = 0
 
 
 ClusterNotice = ApiProblemNotice | MuteEndedNotice
@@ -152,7 +158,8 @@ class DeliveryPolicy(Protocol):
 
     For each routed transition: :meth:`hold` (kept back, e.g. the cluster is muted: the cursor moves on),
     else :meth:`wait` (seconds before it may be sent; 0 = now), and when it must wait, :meth:`park` (True:
-    kept for a later :meth:`flush` instead of waiting). None of them sleeps.
+    the task now waits in its channel's backlog, and the worker's drain calls :meth:`flush` until it is
+    empty; False: the delivery comes back after the wait). None of them sleeps.
     """
 
     def hold(self, transition: Transition) -> bool:
@@ -164,8 +171,8 @@ class DeliveryPolicy(Protocol):
     def park(self, transition: Transition, *, wait: float) -> bool:
         """True when ``transition``, facing ``wait``, was parked for :meth:`flush` rather than retried."""
 
-    def flush(self, *, now: datetime) -> float:
-        """Send what was parked; seconds until the next flush is due, 0.0 when nothing is left."""
+    def flush(self, *, now: datetime, drain: ChannelDrain) -> float:
+        """Spend one step on what was parked (``drain``): seconds until the next step, 0.0 to go on now."""
 
     def announce(self, notice: ClusterNotice) -> None:
         """Tell the target about a cluster (an API problem, a mute that ended), if it tells people such."""
@@ -189,8 +196,8 @@ class SendNow:
         """Nothing is parked."""
         return False
 
-    def flush(self, *, now: datetime) -> float:
-        """Nothing to flush."""
+    def flush(self, *, now: datetime, drain: ChannelDrain) -> float:
+        """Nothing is parked, so nothing to flush."""
         return 0.0
 
     def announce(self, notice: ClusterNotice) -> None:
@@ -239,6 +246,9 @@ class EditGate(Protocol):
     def wait(self, *, task_key: str) -> float:
         """0.0 and the interval starts now, or the seconds left of the current one (nothing taken)."""
 
+    def remaining(self, *, task_key: str) -> float:
+        """Seconds left of the task's current interval (0.0: none), starting nothing."""
+
 
 class ChannelBudgetStore(Protocol):
     """A message budget per channel, shared by every worker."""
@@ -248,31 +258,63 @@ class ChannelBudgetStore(Protocol):
 
 
 @dataclass(frozen=True)
+class DigestItem:
+    """One task in a digest: the last sequence it covers, and the transition shown (None: nothing routed)."""
+
+    task_key: str
+    sequence: int
+    transition: Transition | None
+
+
+@dataclass(frozen=True)
 class DigestClaim:
-    """Parked transitions handed to one flush, with the lock that keeps other flushes away."""
+    """A digest being delivered for one channel's backlog: its id (fixed when claimed), its items, the
+    posted message's ts once posted, and the tasks whose own message was already edited to match."""
 
-    channel: str
-    transitions: tuple[Transition, ...]
-    owner: str
+    digest_id: str
+    items: tuple[DigestItem, ...]
+    posted_ts: str | None = None
+    edited: frozenset[str] = frozenset()
+
+    @property
+    def shown(self) -> tuple[Transition, ...]:
+        """The transitions the digest lists, oldest waiting first."""
+        return tuple(item.transition for item in self.items if item.transition is not None)
 
 
-class DigestStore(Protocol):
-    """Finished transitions parked per channel until one digest message announces them."""
+class BacklogGate(Protocol):
+    """The tasks waiting for a channel's budget (one backlog per target and channel)."""
 
-    def park(self, *, channel: str, transition: Transition) -> None:
-        """Keep ``transition`` for the channel's next digest."""
+    def park(self, *, channel: str, task_key: str) -> None:
+        """Add the task to the channel's backlog (it keeps its place if it is there already)."""
 
-    def pending(self, *, channel: str) -> int:
-        """How many transitions wait for the channel's digest."""
+    def ahead(self, *, channel: str, task_key: str) -> bool:
+        """True when other tasks wait before ``task_key`` or a digest of the channel is open."""
 
-    def claim(self, *, channel: str) -> DigestClaim | None:
-        """The oldest parked transitions under the channel's lock; None if locked or empty."""
 
-    def done(self, claim: DigestClaim) -> None:
-        """Forget the claimed transitions (their digest was posted) and release the lock."""
+class ChannelDrain(Protocol):
+    """The worker's side of draining one channel's backlog (cursors, logs, claims), for a policy's flush."""
 
-    def abandon(self, claim: DigestClaim) -> None:
-        """Release the lock without forgetting anything."""
+    def waiting(self) -> int:
+        """How many tasks wait."""
+
+    def open_claim(self) -> DigestClaim | None:
+        """The digest claimed and not yet released, if any."""
+
+    def claim(self, *, limit: int) -> DigestClaim:
+        """Claim the oldest ``limit`` waiting tasks as one digest (the open claim, if there is one)."""
+
+    def deliver_oldest(self) -> float:
+        """Deliver the task that waited longest on its own; seconds until the drain should go on."""
+
+    def mark_posted(self, claim: DigestClaim, *, ts: str) -> None:
+        """The digest message is in the channel."""
+
+    def mark_edited(self, claim: DigestClaim, *, task_key: str) -> None:
+        """The task's own message now shows what the digest announced."""
+
+    def release(self, claim: DigestClaim) -> None:
+        """Move each claimed task's cursor past the digest, take it out of the backlog, forget the claim."""
 
 
 class MuteGate(Protocol):
@@ -288,7 +330,7 @@ class DeliveryStores:
 
     edits: EditGate
     budget: ChannelBudgetStore
-    digests: DigestStore
+    backlog: BacklogGate
     mutes: MuteGate
     refs: MessageRefStore
 

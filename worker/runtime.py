@@ -28,8 +28,10 @@ from worker.config.clusters import load_bridge_config
 from worker.config.models import BridgeConfig, ClusterConfig, UnknownNameError
 from worker.config.settings import Settings
 from worker.deliver import fence
+from worker.deliver.backlog import ChannelBacklog
 from worker.deliver.budget import ChannelBudget
-from worker.deliver.digests import DigestQueue
+from worker.deliver.dead_letters import DeadLetters
+from worker.deliver.digests import DigestClaims
 from worker.deliver.edits import EditCoalescing
 from worker.deliver.message_refs import RedisMessageRefs
 from worker.deliver.mutes import Mutes
@@ -63,7 +65,9 @@ class Runtime:
     lookup: Lookup = field(init=False)
     mutes: Mutes = field(init=False)
     budget: ChannelBudget = field(init=False)
-    digests: DigestQueue = field(init=False)
+    backlog: ChannelBacklog = field(init=False)
+    digests: DigestClaims = field(init=False)
+    dead_letters: DeadLetters = field(init=False)
     epoch: Epoch = field(init=False)
     session: requests.Session = field(init=False)
     _ehpc: dict[str, EhpcClient] = field(init=False, default_factory=dict)
@@ -86,7 +90,9 @@ class Runtime:
         self.budget = ChannelBudget(
             client=self.redis, keys=self.keys, rate=self.settings.slack_rate, burst=self.settings.slack_burst
         )
-        self.digests = DigestQueue(client=self.redis, keys=self.keys)
+        self.backlog = ChannelBacklog(client=self.redis, keys=self.keys)
+        self.digests = DigestClaims(client=self.redis, keys=self.keys)
+        self.dead_letters = DeadLetters(client=self.redis, keys=self.keys)
         self.epoch = Epoch(client=self.redis, keys=self.keys)
         self.session = new_session(before_request=fence.renew)
 
@@ -183,7 +189,7 @@ class Runtime:
                 interval=self.settings.slack_edit_interval,
             ),
             budget=self.budget,
-            digests=self.digests,
+            backlog=self.backlog.of_target(target_name),
             mutes=self.mutes,
             refs=self.message_refs(target_name),
         )
@@ -193,6 +199,7 @@ class Runtime:
         return RedisMessageRefs(
             client=self.redis,
             key_for=partial(self.keys.slack_message, destination=target_name),
+            log_key_for=self.keys.task_log,
             suspect_since=lambda now: self.epoch.suspect_since(now=now),
         )
 

@@ -10,10 +10,15 @@ Delivery contracts (also in each decorator):
   and announced once per change of error, not retried.
 * ``ehpc.dispatch_outbox()`` — queue ``deliver``; idempotent, run after every poll and by beat.
 * ``ehpc.deliver(destination, task_key)`` — queue ``deliver``; acks late; retryable vendor errors are
-  retried with Retry-After (or jittered back-off) for a day; a busy task lease or a Slack budget wait
-  becomes a countdown, never a sleep.
-* ``ehpc.flush_digest(destination, cluster_id)`` — queue ``deliver``; one digest per budget token for a
-  channel over its Slack budget (see :mod:`worker.deliver.digests`); reschedules itself until none is parked.
+  retried with Retry-After (or jittered back-off) ``EHPC_DELIVERY_ATTEMPTS`` times (500: about a day), then
+  the transition is dead-lettered and the task's later ones carry on. Waiting is not an attempt: a busy task
+  lease or the edit interval re-sends the message with a countdown and the same attempt count, and a Slack
+  budget wait parks the task in its channel's backlog (no message at all).
+* ``ehpc.flush_digest(destination, cluster_id)`` — queue ``deliver``; drains the channel's backlog of
+  (destination, cluster): single messages while few wait, digests while many do (see
+  :mod:`integrations.slack.policy`); schedules its successor while anything waits; errors are retried with
+  back-off without limit (what waits is in Redis, not in this message). Beat's dispatcher re-schedules a
+  drain whose message was lost.
 * ``ehpc.expire_mutes()`` — queue ``deliver``; posts the summary of each mute that ended.
 """
 
@@ -30,7 +35,13 @@ from celery import Task as CeleryTask
 from integrations.base import RetryableDeliveryError
 from integrations.ehpc.errors import PermanentEhpcError, RetryableEhpcError
 from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE, app
-from worker.deliver.delivery import deliver, flush_digest
+from worker.deliver.delivery import (
+    channel_backlog,
+    deliver,
+    drain_channel,
+    give_up,
+    reschedule_lost_drains,
+)
 from worker.deliver.dispatch import dispatch
 from worker.deliver.problems import announce_api_problem, clear_api_problem, post_mute_summaries
 from worker.detect.diff import cluster_of
@@ -48,7 +59,6 @@ __all__ = [
 
 
 MAX_BACKOFF = 300.0
-MAX_DELIVERY_ATTEMPTS = 500  # with back-off capped at 5 minutes: about a day of trying
 
 
 def backoff(retries: int, *, base: float = 2.0, cap: float = MAX_BACKOFF) -> float:
@@ -101,42 +111,63 @@ def dispatcher_name(hostname: str | None) -> str:
 
 @app.task(bind=True, name="ehpc.dispatch_outbox", queue=DELIVER_QUEUE, acks_late=True)
 def dispatch_outbox(self: CeleryTask) -> int:
-    """Turn outbox entries into deliveries."""
+    """Turn outbox entries into deliveries; re-schedule any channel drain whose message was lost."""
 
     def enqueue(destination: str, task_key: str) -> None:
         deliver_task.apply_async(args=(destination, task_key), queue=DELIVER_QUEUE)
 
-    return dispatch(runtime(), consumer=dispatcher_name(self.request.hostname), enqueue=enqueue)
+    def drain(destination: str, cluster_id: str) -> None:
+        flush_digest_task.apply_async(args=(destination, cluster_id), queue=DELIVER_QUEUE)
+
+    rt = runtime()
+    scheduled = dispatch(rt, consumer=dispatcher_name(self.request.hostname), enqueue=enqueue)
+    return scheduled + reschedule_lost_drains(rt, enqueue=drain)
 
 
-@app.task(
-    bind=True, name="ehpc.deliver", queue=DELIVER_QUEUE, acks_late=True, max_retries=MAX_DELIVERY_ATTEMPTS
-)
+@app.task(bind=True, name="ehpc.deliver", queue=DELIVER_QUEUE, acks_late=True, max_retries=None)
 def deliver_task(self: CeleryTask, destination: str, task_key: str) -> int:
     """Deliver one task's pending transitions to one destination."""
+    rt = runtime()
     try:
-        outcome = deliver(runtime(), destination=destination, task_key=task_key, now=datetime.now(UTC))
-    except (
-        RetryableDeliveryError
-    ) as error:  # past MAX_DELIVERY_ATTEMPTS Celery re-raises it: logged, given up
-        _retry(self, error, error.retry_after)
-    if outcome.digest_after is not None:
+        outcome = deliver(rt, destination=destination, task_key=task_key, now=datetime.now(UTC))
+    except RetryableDeliveryError as error:
+        if self.request.retries < rt.settings.delivery_attempts:  # Celery's own limit is off (None)
+            _retry(self, error, error.retry_after)
+        give_up(rt, destination=destination, task_key=task_key, error=error, now=datetime.now(UTC))
+        self.apply_async(args=(destination, task_key), queue=DELIVER_QUEUE)  # the later transitions
+        return 0
+    if outcome.digest_after is not None:  # parked: make sure the channel's drain is scheduled
         cluster_id = cluster_of(task_key)
-        flush_digest_task.apply_async(args=(destination, cluster_id), countdown=outcome.digest_after)
-    if outcome.wait > 0:
-        raise self.retry(countdown=outcome.wait, max_retries=None)
+        backlog = channel_backlog(rt, destination, cluster_id)
+        if rt.backlog.mark_scheduled(backlog, countdown=outcome.digest_after):
+            flush_digest_task.apply_async(
+                args=(destination, cluster_id), countdown=outcome.digest_after, queue=DELIVER_QUEUE
+            )
+    if outcome.wait > 0:  # waiting is not an attempt: same count, new message
+        self.apply_async(
+            args=(destination, task_key),
+            countdown=outcome.wait,
+            queue=DELIVER_QUEUE,
+            retries=self.request.retries,
+        )
     return outcome.sent
 
 
 @app.task(bind=True, name="ehpc.flush_digest", queue=DELIVER_QUEUE, acks_late=True, max_retries=None)
 def flush_digest_task(self: CeleryTask, destination: str, cluster_id: str) -> None:
-    """Post the channel's digest of parked finished tasks; reschedules itself while any are left."""
+    """Drain the channel's backlog; schedules its successor while anything waits."""
+    rt = runtime()
     try:
-        wait = flush_digest(runtime(), destination=destination, cluster_id=cluster_id, now=datetime.now(UTC))
+        wait = drain_channel(rt, destination=destination, cluster_id=cluster_id, now=datetime.now(UTC))
     except RetryableDeliveryError as error:
-        _retry(self, error, error.retry_after)
+        wait = error.retry_after if error.retry_after is not None else backoff(min(self.request.retries, 8))
+        retries = self.request.retries + 1
+    else:
+        retries = 0
     if wait > 0:
-        raise self.retry(countdown=wait)
+        backlog = channel_backlog(rt, destination, cluster_id)
+        rt.backlog.mark_scheduled(backlog, countdown=wait, force=True)
+        self.apply_async(args=(destination, cluster_id), countdown=wait, queue=DELIVER_QUEUE, retries=retries)
 
 
 @app.task(name="ehpc.expire_mutes", queue=DELIVER_QUEUE, acks_late=True)

@@ -215,8 +215,12 @@ def render_mute_summary(
     started_at: datetime,
     ended_at: datetime,
     transitions: Sequence[Transition],
+    untracked: int = 0,
 ) -> SlackMessage:
-    """What happened on a cluster while it was muted: counts, then each task's latest state."""
+    """What happened on a cluster while it was muted: counts, then each task's latest state.
+
+    ``untracked``: changes held back beyond what a mute keeps, counted in the header but not listed.
+    """
     latest: dict[str, Transition] = {}
     for transition in transitions:
         latest[transition.task_key] = transition
@@ -224,11 +228,11 @@ def render_mute_summary(
         f":loud_sound: *{escape(cluster_name)}* is no longer muted "
         f"({started_at:%Y-%m-%d %H:%M} – {ended_at:%H:%M} UTC). "
     )
-    if not transitions:
+    if not transitions and not untracked:
         return _message(head + "Nothing happened meanwhile.")
-    head += (
-        f"Meanwhile {len(transitions)} change{'s' if len(transitions) != 1 else ''} on {len(latest)} tasks:"
-    )
+    changes = len(transitions) + untracked
+    head += f"Meanwhile {changes} change{'s' if changes != 1 else ''} on {len(latest)} tasks"
+    head += f" ({untracked} more changes not kept):" if untracked else ":"
     lines = [_summary_line(transition) for transition in latest.values()]
     if len(lines) > _MAX_LIST:
         lines = [*lines[:_MAX_LIST], f"…and {len(lines) - _MAX_LIST} more"]

@@ -29,7 +29,6 @@ token nor the SDK's exception text is ever put in a message or a log line.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import socket
 from collections.abc import Callable, Iterator, Sequence
@@ -76,6 +75,8 @@ REPLY_EVENT = "ehpc_task_reply"
 DIGEST_EVENT = "ehpc_digest"
 REBUILT_EVENT = "ehpc_state_rebuilt"
 _PARENT_ATTEMPT = "parent"
+_POSTED = "posted"  # reply-field name recording the ts of a standalone message posted once
+_DIGESTED = "digest"  # reply-field name recording the digest that announced a task
 # The transitions that close a task: shown whatever sequence the message is at.
 _ENDS = frozenset({TransitionKind.FINISHED, TransitionKind.LOST})
 # Slack answers these with HTTP 200 and ok=false, yet trying later can succeed.
@@ -206,32 +207,52 @@ class SlackNotifier:
         return ChannelRecord(tasks=list(tasks.values()), noticed=noticed)
 
     def post(self, message: SlackMessage, *, event_type: str, key: str) -> str:
-        """Post a standalone ``message`` (an API problem, a mute summary) in the channel; returns its ts."""
+        """Post a standalone ``message`` (an API problem) in the channel; returns its ts."""
         metadata = _metadata(event_type, task_key=key, fingerprint=key, sequence=0)
         return self._post(message, channel=self._channel, metadata=metadata)
 
-    def send_digest(self, *, transitions: Sequence[Transition], now: datetime) -> str:
-        """Post one digest of ``transitions`` (channel over budget), mark each delivered; returns its ts.
+    def post_once(self, message: SlackMessage, *, event_type: str, key: str) -> str:
+        """Post ``message`` (a mute summary…) once under ``key``, a name fixed before the first attempt.
+
+        A retry after a failure or a crash that may have posted it looks for it by its metadata first, as
+        a task's first message does, and returns the ts of the one found instead of posting again.
+        """
+        posted = self._refs.reply(key, _POSTED)
+        if posted is not None:
+            return posted
+        metadata = _metadata(event_type, task_key=key, fingerprint=key, sequence=0)
+        ts, _ = self._post_once(
+            key,
+            _PARENT_ATTEMPT,
+            message=message,
+            metadata=metadata,
+            find=lambda since: self._find_message(key, oldest=since),
+        )
+        self._refs.put_reply(key, _POSTED, ts)
+        return ts
+
+    def send_digest(self, *, transitions: Sequence[Transition], now: datetime, digest_id: str) -> str:
+        """Post the digest ``digest_id`` (fixed when it was claimed) of ``transitions`` once, mark each
+        delivered; returns its ts.
 
         Tasks that already have a parent message still need ``send`` afterwards to edit it in place; their
         thread reply is skipped because the digest delivered it.
         """
-        fingerprints = sorted(transition.fingerprint for transition in transitions)
-        digest_id = hashlib.sha256("\n".join(fingerprints).encode()).hexdigest()[:32]
-        record = f"digest:{digest_id}"
         message = render_digest(transitions=transitions, now=now)
-        metadata = _metadata(DIGEST_EVENT, task_key=record, fingerprint=digest_id, sequence=len(transitions))
-        ts, _ = self._post_once(
-            record,
-            _PARENT_ATTEMPT,
-            message=message,
-            metadata=metadata,
-            find=lambda since: self._find_message(record, oldest=since),
-        )
+        ts = self.post_once(message, event_type=DIGEST_EVENT, key=f"digest:{digest_id}")
         for transition in transitions:
             self._refs.put_reply(transition.task_key, transition.fingerprint, ts)
+            self._refs.put_reply(transition.task_key, _DIGESTED, ts)
         logger.info("posted a digest of %d transitions in %s (ts %s)", len(transitions), self._channel, ts)
         return ts
+
+    def has_message(self, task_key: str) -> bool:
+        """True when the task has a message of its own in the channel."""
+        return self._refs.get(task_key) is not None
+
+    def shows_progress(self, task_key: str) -> bool:
+        """False for a task only a digest announced: it has no message of its own to edit with progress."""
+        return self.has_message(task_key) or self._refs.reply(task_key, _DIGESTED) is None
 
     def _show_parent(self, transition: Transition, ref: MessageRef | None) -> MessageRef:
         key = transition.task_key

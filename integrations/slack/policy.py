@@ -4,22 +4,25 @@ The worker's delivery step asks every target's :class:`~integrations.base.Delive
 questions; this is Slack's answer (every other vendor sends at once). The stores are the worker's, on Redis,
 handed in through :class:`~integrations.base.DeliveryStores`.
 
-The digest rule (when a burst exceeds the budget, e.g. 500 node tasks finishing at once):
+Bursts (decided from the backlog a channel has, never from one token's wait):
 
-1. A FINISHED transition whose channel would make it wait more than :data:`DIGEST_AFTER` seconds
-   (:func:`wants_digest`) is parked instead of being retried on its own, and the caller schedules one
-   :meth:`SlackDeliveryPolicy.flush` with the countdown the budget gave.
-2. The flush takes a token, claims the oldest parked transitions under a per-channel lock, posts ONE digest
-   message for them (:meth:`SlackNotifier.send_digest`) and forgets exactly those. If more are parked, the
-   caller flushes again at the next token.
-3. Afterwards each parked transition still goes through the notifier's ordinary ``send``: a task that has a
-   parent message gets it edited in place (``chat.update``, not a post), and its thread reply is skipped
-   because the digest delivered it; a task without one is done.
+1. A message that can't have a budget token now — or whose channel already has other tasks waiting, or an
+   open digest — is not retried: :meth:`SlackDeliveryPolicy.park` puts its task in the channel's backlog
+   and the delivery ends (waiting is never a failed attempt). A progress edit that must wait for the edit
+   interval is not parked: the delivery comes back after it, and by then it is usually superseded.
+2. The worker drains the backlog, one :meth:`SlackDeliveryPolicy.flush` step at a time. With at most
+   :data:`DIGEST_BACKLOG` tasks waiting it delivers the oldest one on its own (its own message, reply and
+   all). With more it claims the oldest :data:`DIGEST_SIZE` as one digest — the id fixed at claim time —
+   and spends one token per step: post the digest (:meth:`SlackNotifier.send_digest`: posted once under
+   that id, found by its metadata after a failure), then edit each claimed task's own message, if it has
+   one, to the digested state (its thread reply is the digest), then release the claim (cursors move past
+   it). A failed step is retried as the same claim, never rebuilt from a grown backlog.
+3. A task a digest announced that has no message of its own gets none for its progress (:meth:`hold`);
+   its final status goes in its own message when the channel is calm, or in the next digest.
 
-Nothing is dropped: parked transitions stay in Redis until a digest containing them was posted. A worker
-dying between posting and forgetting leaves them parked; the next flush claims the same set (same order), so
-the notifier finds its digest by metadata and does not post it twice. STARTED/PROGRESSED transitions are
-never parked: they edit their own message and are merely delayed.
+So a burst of 120 tasks starting and ending together costs a few posts (the budget's burst, then one
+digest per :data:`DIGEST_SIZE` tasks for the starts and one for the ends), every failed task is named with
+its first error, and no task message is left "in progress".
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from datetime import datetime
 
 from integrations.base import (
     ApiProblemNotice,
+    ChannelDrain,
     ChannelRecord,
     ClusterNotice,
     DeliveryStores,
@@ -40,15 +44,22 @@ from integrations.slack.notifier import REBUILT_EVENT, SlackNotifier
 from integrations.slack.render import render_cluster_problem, render_state_rebuilt
 from integrations.target import NotifierContext, SlackTarget, TargetSetupError
 
-__all__ = ["DIGEST_AFTER", "SlackChannelHistory", "SlackDeliveryPolicy", "build_slack_policy", "wants_digest"]
+__all__ = [
+    "DIGEST_BACKLOG",
+    "DIGEST_SIZE",
+    "MUTE_SUMMARY_EVENT",
+    "SlackChannelHistory",
+    "SlackDeliveryPolicy",
+    "build_slack_policy",
+]
 
-DIGEST_AFTER = 20.0
-"""Seconds of wait beyond which a finished task goes into the channel's digest instead of its own post."""
-
-
-def wants_digest(*, transition: Transition, wait: float, threshold: float = DIGEST_AFTER) -> bool:
-    """True when ``transition`` should be parked for its channel's digest rather than retried alone."""
-    return transition.kind is TransitionKind.FINISHED and wait > threshold
+DIGEST_BACKLOG = 10
+"""More tasks than this waiting for one channel (10 s of the default budget): announce them in a digest."""
+DIGEST_SIZE = 150
+"""Tasks per digest message: what one message lists in full (failures with their error) within Slack's
+limits."""
+MUTE_SUMMARY_EVENT = "ehpc_mute_summary"
+"""Message metadata event type of a mute summary (how a retry finds one already posted)."""
 
 
 class SlackDeliveryPolicy:
@@ -60,50 +71,74 @@ class SlackDeliveryPolicy:
         self._stores = stores
 
     def hold(self, transition: Transition) -> bool:
-        """While its cluster is muted a transition is kept for the summary posted when the mute ends."""
-        return self._stores.mutes.record_suppressed(transition.task.cluster_id, transition)
+        """Kept back: a muted cluster's transition (for the summary), or the progress of a task only a
+        digest announced (it has no message of its own to edit)."""
+        if self._stores.mutes.record_suppressed(transition.task.cluster_id, transition):
+            return True
+        return transition.kind is TransitionKind.PROGRESSED and not self._notifier.shows_progress(
+            transition.task_key
+        )
 
     def wait(self, transition: Transition) -> float:
-        """Edit coalescing per task, then the channel's budget.
+        """Edit coalescing per task, then the channel's backlog and budget.
 
         A progress edit waits until ``EHPC_SLACK_EDIT_INTERVAL`` has passed since the task's last edit; by
         then a newer step (or the end) may have superseded it, so a fast task costs a few edits, not one per
-        step.
+        step. Behind other waiting tasks nothing is taken (it will be parked behind them).
         """
-        if transition.kind is TransitionKind.PROGRESSED:
-            wait = self._stores.edits.wait(task_key=transition.task_key)
-            if wait > 0:
-                return wait
-        return self._stores.budget.acquire(self._channel)
+        progress = transition.kind is TransitionKind.PROGRESSED
+        if progress:
+            left = self._stores.edits.remaining(task_key=transition.task_key)
+            if left > 0:
+                return left
+        if self._stores.backlog.ahead(channel=self._channel, task_key=transition.task_key):
+            return 1.0
+        wait = self._stores.budget.acquire(self._channel)
+        if wait == 0 and progress:
+            self._stores.edits.wait(task_key=transition.task_key)  # this edit starts the task's interval
+        return wait
 
     def park(self, transition: Transition, *, wait: float) -> bool:
-        """Park a finished task facing a long wait for the channel's digest."""
-        if not wants_digest(transition=transition, wait=wait):
+        """Park the task in the channel's backlog, unless it only waits for the edit interval."""
+        if transition.kind is TransitionKind.PROGRESSED and self._stores.edits.remaining(
+            task_key=transition.task_key
+        ):
             return False
-        self._stores.digests.park(channel=self._channel, transition=transition)
+        self._stores.backlog.park(channel=self._channel, task_key=transition.task_key)
         return True
 
-    def flush(self, *, now: datetime) -> float:
-        """Post one digest of the parked transitions; seconds until the next flush (0.0: nothing left)."""
-        digests = self._stores.digests
+    def flush(self, *, now: datetime, drain: ChannelDrain) -> float:
+        """One step of draining the channel's backlog (see the module docstring); seconds until the next."""
+        claim = drain.open_claim()
+        waiting = drain.waiting()
+        if claim is None and not waiting:
+            return 0.0
+        if claim is None and waiting <= DIGEST_BACKLOG:
+            return drain.deliver_oldest()
         wait = self._stores.budget.acquire(self._channel)
         if wait > 0:
             return wait
-        claim = digests.claim(channel=self._channel)
-        if claim is None:
-            return 1.0 if digests.pending(channel=self._channel) else 0.0  # another flush holds the lock
-        try:
-            self._notifier.send_digest(transitions=claim.transitions, now=now)
-            for transition in claim.transitions:
-                self._notifier.send(transition)  # edits the task's own message; its reply was the digest
-        except BaseException:
-            digests.abandon(claim)
-            raise
-        digests.done(claim)
-        return 1.0 if digests.pending(channel=self._channel) else 0.0
+        claim = claim or drain.claim(limit=DIGEST_SIZE)
+        if claim.posted_ts is None:
+            ts = self._notifier.send_digest(transitions=claim.shown, now=now, digest_id=claim.digest_id)
+            drain.mark_posted(claim, ts=ts)
+            return 0.0
+        for item in claim.items:
+            shown = item.transition
+            if (
+                shown is None
+                or item.task_key in claim.edited
+                or not self._notifier.has_message(item.task_key)
+            ):
+                continue
+            self._notifier.send(shown)  # edits the task's own message; its reply was the digest
+            drain.mark_edited(claim, task_key=item.task_key)
+            return 0.0
+        drain.release(claim)
+        return 0.0
 
     def announce(self, notice: ClusterNotice) -> None:
-        """Post ``notice`` in the channel (idempotent by its key: one message per problem code or mute)."""
+        """Post ``notice`` in the channel (one message per problem code; a mute summary once by its id)."""
         match notice:
             case ApiProblemNotice():
                 message = render_cluster_problem(
@@ -118,8 +153,10 @@ class SlackDeliveryPolicy:
                     started_at=notice.started_at,
                     ended_at=notice.ended_at,
                     transitions=notice.transitions,
+                    untracked=notice.untracked,
                 )
-                self._notifier.post(message, event_type="ehpc_mute_summary", key=f"{notice.cluster_id}/mute")
+                key = f"mute-summary:{notice.summary_id or notice.cluster_id}"
+                self._notifier.post_once(message, event_type=MUTE_SUMMARY_EVENT, key=key)
 
     def history(self) -> SlackChannelHistory:
         """The channel, whose message metadata is the backup of record for a lost state."""

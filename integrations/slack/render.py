@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from integrations.base import Transition
+from integrations.base import Transition, TransitionKind
 from integrations.ehpc.task import Instance, Task, TaskError, TaskStatus
 from integrations.text import ERROR_LINE_LIMIT, duration, error_message, node_label
 from integrations.text import clip as cut
@@ -55,6 +55,7 @@ STATUS_EMOJI = {  # the status visual every Slack surface uses
     TaskStatus.PARTIAL_FAIL: ":warning:",
     TaskStatus.UNKNOWN: ":grey_question:",
 }
+_FAILED = frozenset({TaskStatus.FAIL, TaskStatus.PARTIAL_FAIL})
 _STATUS_WORDS = {
     TaskStatus.PROCESSING: "In progress",
     TaskStatus.SUCCESS: "Succeeded",
@@ -190,18 +191,22 @@ def render_stalled_warning(
 
 
 def render_digest(*, transitions: Sequence[Transition], now: datetime) -> SlackMessage:
-    """One message summarizing many finished tasks, sent instead of a flood when a channel is over budget.
+    """One message announcing many tasks' latest state, sent instead of a flood when a channel has a backlog.
 
-    Each task gets one line; lines fill sections of at most 3,000 characters, and when the message would
-    pass 40,000 characters the last section ends with "…and N more" (the header counts every task). About
-    250 tasks fit in full: :data:`worker.deliver.digests.DIGEST_SIZE` keeps each digest below that.
+    Each task gets one line: failed ones first, each with its first error; then the others (finished,
+    started, at a step, stalled). Lines fill sections of at most 3,000 characters, and when the message
+    would pass 40,000 characters the last section ends with "…and N more" (the header counts every task).
+    :data:`worker.deliver.digests.DIGEST_SIZE` keeps a digest of failures within that in full.
     """
     counts = Counter(transition.task.status for transition in transitions)
     summary = ", ".join(
         f"{STATUS_EMOJI[status]} {counts[status]} {_STATUS_WORDS[status].lower()}" for status in counts
     )
-    header = f"*{len(transitions)} E-HPC tasks finished* ({summary})"
-    lines = [_digest_line(transition, now=now) for transition in transitions]
+    finished = all(transition.kind is TransitionKind.FINISHED for transition in transitions)
+    what = "tasks finished" if finished else "task updates"
+    header = f"*{len(transitions)} E-HPC {what}* ({summary})"
+    ordered = sorted(transitions, key=lambda transition: transition.task.status not in _FAILED)
+    lines = [_digest_line(transition, now=now) for transition in ordered]
     blocks: list[Block] = [section(header)]
     chunks = chunk_lines(lines, MAX_TEXT)
     # Sections are cut at 3,000 characters; their count keeps the whole message within 40,000.
@@ -213,9 +218,7 @@ def render_digest(*, transitions: Sequence[Transition], now: datetime) -> SlackM
     blocks.append(
         context(f"Digest sent {now:%Y-%m-%d %H:%M:%S} UTC because this channel was over its message budget")
     )
-    fallback = (
-        f"{len(transitions)} E-HPC tasks finished ({', '.join(f'{counts[s]} {s.value}' for s in counts)})"
-    )
+    fallback = f"{len(transitions)} E-HPC {what} ({', '.join(f'{counts[s]} {s.value}' for s in counts)})"
     return SlackMessage(text=fallback, blocks=tuple(blocks))
 
 
@@ -262,10 +265,25 @@ def _error_line(error: TaskError) -> str:
 
 def _digest_line(transition: Transition, *, now: datetime) -> str:
     task = transition.task
-    return (
+    line = (
         f"{STATUS_EMOJI[task.status]} {escape(task.label)} on {escape(transition.cluster_name)} "
         f"· `{escape(clip(task.task_id, 80))}` · {_duration(now - transition.first_seen)}"
     )
+    if transition.kind is TransitionKind.STARTED:
+        return f"{line} · started"
+    if transition.kind is TransitionKind.STALLED:
+        return f"{line} · stalled on step {task.current_step}"
+    if transition.kind is TransitionKind.PROGRESSED:
+        return f"{line} · step {task.current_step}/{task.total_steps}"
+    if task.status in _FAILED:
+        first = next(iter(task.errors), None)
+        cause = "no error details reported"
+        if first is not None:
+            code = f"{first.code}: " if first.code else ""
+            cause = clip(code + (first.message if first.message is not None else str(first.raw)), 100)
+        more = f" (+{len(task.errors) - 1} more)" if len(task.errors) > 1 else ""
+        return f"{line} · {_STATUS_WORDS[task.status].lower()}: {escape(cause)}{more}"
+    return line
 
 
 def _mrkdwn(text: str) -> Block:

@@ -17,8 +17,8 @@ from integrations.registry import REGISTRY, Registry, UnknownTargetTypeError, bu
 from integrations.slack.notifier import SlackNotifier
 from integrations.slack.policy import SlackDeliveryPolicy
 from integrations.target import NotifierContext, SlackAccess, SlackTarget, TargetConfig, TargetSetupError
+from worker.deliver.backlog import ChannelBacklog
 from worker.deliver.budget import ChannelBudget
-from worker.deliver.digests import DigestQueue
 from worker.deliver.edits import EditCoalescing
 from worker.deliver.message_refs import RedisMessageRefs
 from worker.deliver.mutes import Mutes
@@ -79,7 +79,7 @@ def _stores(client: redis.Redis, prefix: str) -> DeliveryStores:
     return DeliveryStores(
         edits=EditCoalescing(client=client, keys=keys, destination="slack", interval=5),
         budget=ChannelBudget(client=client, keys=keys),
-        digests=DigestQueue(client=client, keys=keys),
+        backlog=ChannelBacklog(client=client, keys=keys).of_target("slack"),
         mutes=Mutes(client=client, keys=keys),
         refs=RedisMessageRefs(client=client, key_for=lambda *, task_key: f"{prefix}:refs:{task_key}"),
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from integrations.ehpc.simulator import SimulatorServer
+from integrations.slack.policy import DIGEST_BACKLOG
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.pipeline import CHANNEL, Stack, make_stack
-from worker.deliver.delivery import deliver, flush_digest
+from worker.deliver.delivery import channel_backlog, deliver, drain_channel
 from worker.deliver.dispatch import dispatch
 from worker.detect.poll import poll_cluster
 
@@ -88,7 +89,7 @@ def test_delivering_the_same_task_twice_sends_nothing_the_second_time(stack: Sta
     assert len(parents(stack)) == 1
 
 
-def test_a_burst_over_the_channel_budget_becomes_one_digest_and_drops_nothing(
+def test_a_backlog_over_the_channel_budget_becomes_one_digest_and_drops_nothing(
     simulator: SimulatorServer, slack_standin: SlackStandIn, redis_prefix: str
 ) -> None:
     stack = make_stack(
@@ -101,7 +102,7 @@ def test_a_burst_over_the_channel_budget_becomes_one_digest_and_drops_nothing(
     )
     rt = stack.runtime
     poll_cluster(rt, cluster_id=CLUSTER, now=T0)
-    for _ in range(10):
+    for _ in range(DIGEST_BACKLOG + 4):
         simulator.simulator.start_task(CLUSTER, "AddComputes", total_steps=2, step_seconds=5)
     simulator.simulator.advance(60)
     poll_cluster(rt, cluster_id=CLUSTER, now=T0 + timedelta(minutes=1))
@@ -110,19 +111,28 @@ def test_a_burst_over_the_channel_budget_becomes_one_digest_and_drops_nothing(
     outcomes = [deliver(rt, destination=d, task_key=k, now=T0) for d, k in scheduled]
     rt.redis.delete(rt.keys.slack_budget(channel=CHANNEL))  # time passes: the bucket refills
 
-    left = flush_digest(rt, destination="slack", cluster_id=CLUSTER, now=T0)
+    while drain_channel(rt, destination="slack", cluster_id=CLUSTER, now=T0) > 0:
+        rt.redis.delete(rt.keys.slack_budget(channel=CHANNEL))
 
     assert sum(outcome.sent for outcome in outcomes) == 3
-    assert sum(outcome.digest_after is not None for outcome in outcomes) == 7
-    assert left == 0
-    messages = slack_standin.messages(CHANNEL)
-    assert len(messages) == 4
-    digest = messages[-1]
-    assert digest.text.startswith("7 E-HPC tasks finished")
     parked = [
         key.split("/")[1]
         for (_, key), outcome in zip(scheduled, outcomes, strict=True)
-        if outcome.digest_after
+        if outcome.digest_after is not None
     ]
+    assert len(parked) == DIGEST_BACKLOG + 1
+    messages = slack_standin.messages(CHANNEL)
+    assert len(messages) == 4
+    digest = messages[-1]
+    assert digest.text.startswith(f"{len(parked)} E-HPC tasks finished")
     assert all(task_id in str(digest.blocks) for task_id in parked)
-    assert rt.digests.pending(channel=CHANNEL) == 0
+    backlog = channel_backlog(rt, "slack", CLUSTER)
+    assert rt.backlog.size(backlog) == 0
+    assert rt.digests.current(backlog) is None
+    assert not [
+        key
+        for _, key in scheduled
+        if rt.state.transitions_after(
+            task_key=key, sequence=rt.ledger.cursor(destination="slack", task_key=key)
+        )
+    ], "every cursor moved past what was announced"

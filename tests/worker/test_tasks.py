@@ -23,12 +23,11 @@ from integrations.ehpc.simulator.faults import Fault
 from integrations.slack.standin import SlackStandIn
 from tests.fixtures.pipeline import CHANNEL, Stack, make_stack
 from worker.celery_app import DELIVER_QUEUE, POLL_QUEUE
-from worker.deliver.delivery import deliver
+from worker.deliver.delivery import channel_backlog, deliver
 from worker.detect.poll import poll_cluster
 from worker.runtime import Runtime, runtime
 from worker.tasks import (
     MAX_BACKOFF,
-    MAX_DELIVERY_ATTEMPTS,
     deliver_task,
     dispatch_outbox,
     dispatcher_name,
@@ -89,7 +88,7 @@ def _one_pending_task(rt: Runtime, simulator: SimulatorServer) -> str:
     [
         (poll_cluster_task, "ehpc.poll_cluster", POLL_QUEUE, 3),
         (dispatch_outbox, "ehpc.dispatch_outbox", DELIVER_QUEUE, 3),
-        (deliver_task, "ehpc.deliver", DELIVER_QUEUE, MAX_DELIVERY_ATTEMPTS),
+        (deliver_task, "ehpc.deliver", DELIVER_QUEUE, None),  # its own limit: EHPC_DELIVERY_ATTEMPTS
         (flush_digest_task, "ehpc.flush_digest", DELIVER_QUEUE, None),
         (expire_mutes, "ehpc.expire_mutes", DELIVER_QUEUE, 3),
     ],
@@ -160,47 +159,62 @@ def test_deliver_refused_for_good_is_dropped_not_retried(
     slack_standin.fail_next(status=200, error="channel_not_found")
     with in_worker(deliver_task):
         deliver_task.run("slack", task_key)  # no Retry raised: the transition is dead-lettered
-    assert rt.redis.llen(rt.keys.dead_letters()) == 1
+    assert rt.dead_letters.size() == 1
     assert rt.ledger.cursor(destination="slack", task_key=task_key) == 1  # later ones are not blocked
 
 
-def test_deliver_over_the_channel_budget_comes_back_when_a_token_is_free(
+def _drain_scheduled_in(rt: Runtime) -> float:
+    """Seconds until the channel's scheduled drain runs, from its marker (its TTL is that plus 60 s)."""
+    marker = rt.keys.slack_drain_scheduled(destination="slack", channel=CHANNEL)
+    return max(int(rt.redis.pttl(marker)), 0) / 1000 - 60
+
+
+def test_deliver_over_the_channel_budget_parks_the_task_without_a_retry(
     make_rt: object, simulator: SimulatorServer
 ) -> None:
     rt = make_rt(EHPC_SLACK_RATE=0.01, EHPC_SLACK_BURST=1)  # type: ignore[operator]
     task_key = _one_pending_task(rt, simulator)
     assert rt.budget.acquire(CHANNEL) == 0.0  # the channel's one token, taken by someone else
-    with in_worker(deliver_task), pytest.raises(Retry) as retry:
-        deliver_task.run("slack", task_key)
-    assert isinstance(retry.value.when, float)
-    assert 90 < retry.value.when <= 100
+    with in_worker(deliver_task):
+        assert deliver_task.run("slack", task_key) == 0  # no Retry: waiting is not an attempt
+    backlog = channel_backlog(rt, "slack", CLUSTER)
+    assert rt.backlog.oldest(backlog, count=5) == [task_key]
+    assert 90 < _drain_scheduled_in(rt) <= 100, "one drain, when the next token is free"
 
 
-def test_deliver_gives_up_after_its_attempts(
+def test_deliver_gives_up_after_its_attempts_into_a_dead_letter(
     make_rt: object, simulator: SimulatorServer, slack_standin: SlackStandIn
 ) -> None:
-    task_key = _one_pending_task(make_rt(), simulator)  # type: ignore[operator]
+    rt = make_rt(EHPC_DELIVERY_ATTEMPTS=3)  # type: ignore[operator]
+    task_key = _one_pending_task(rt, simulator)
     slack_standin.fail_next(status=503, error="service_unavailable")
-    with in_worker(deliver_task, retries=MAX_DELIVERY_ATTEMPTS), pytest.raises(RetryableDeliveryError):
-        deliver_task.run("slack", task_key)
+    with in_worker(deliver_task, retries=2), pytest.raises(Retry):
+        deliver_task.run("slack", task_key)  # the third attempt: still retried
+    slack_standin.fail_next(status=503, error="service_unavailable")
+    with in_worker(deliver_task, retries=3):
+        deliver_task.run("slack", task_key)  # past its limit: dead-lettered, not raised, not lost
+    [letter] = rt.dead_letters.list()
+    assert letter.transition.task_key == task_key
+    assert rt.ledger.cursor(destination="slack", task_key=task_key) == 1
 
 
-def test_flush_digest_waits_for_the_budget_then_for_slack(
+def test_flush_digest_waits_for_slack_then_for_the_budget_and_drops_nothing(
     make_rt: object, simulator: SimulatorServer, slack_standin: SlackStandIn
 ) -> None:
     rt = make_rt(EHPC_SLACK_RATE=0.01, EHPC_SLACK_BURST=1)  # type: ignore[operator]
     task_key = _one_pending_task(rt, simulator)
-    [transition] = rt.state.transitions_after(task_key=task_key, sequence=0)
-    rt.digests.park(channel=CHANNEL, transition=transition)
+    backlog = channel_backlog(rt, "slack", CLUSTER)
+    rt.backlog.park(backlog, task_key=task_key, at_ms=1)
     slack_standin.fail_next(status=429, retry_after=4)
-    with in_worker(flush_digest_task), pytest.raises(Retry) as slack_said:
-        flush_digest_task.run("slack", CLUSTER)
-    with in_worker(flush_digest_task), pytest.raises(Retry) as budget_said:
-        flush_digest_task.run("slack", CLUSTER)
-    assert slack_said.value.when == 4.0
-    assert isinstance(budget_said.value.when, float)
-    assert 90 < budget_said.value.when <= 100
-    assert rt.digests.pending(channel=CHANNEL) == 1  # nothing parked was dropped
+    with in_worker(flush_digest_task):
+        flush_digest_task.run("slack", CLUSTER)  # Slack said 429: the drain comes back after 4 s
+    slack_said = _drain_scheduled_in(rt)
+    with in_worker(flush_digest_task):
+        flush_digest_task.run("slack", CLUSTER)  # the bucket is empty now: back when it refills
+    budget_said = _drain_scheduled_in(rt)
+    assert 3 < slack_said <= 4
+    assert 90 < budget_said <= 100
+    assert rt.backlog.oldest(backlog, count=5) == [task_key], "nothing parked was dropped"
 
 
 def test_dispatchers_are_separate_consumers_named_by_worker_and_process(

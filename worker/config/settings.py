@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     slack_rate: float = Field(default=1.0, alias="EHPC_SLACK_RATE", gt=0)  # messages/second/channel
     slack_burst: int = Field(default=3, alias="EHPC_SLACK_BURST", ge=1)
     slack_edit_interval: float = Field(default=5.0, alias="EHPC_SLACK_EDIT_INTERVAL", ge=0)
+    # Failed attempts at one transition before it is dead-lettered; with back-off capped at 5 min the
+    # default is about a day. Waiting for the Slack budget or a lease is never an attempt.
+    delivery_attempts: int = Field(default=500, alias="EHPC_DELIVERY_ATTEMPTS", ge=1)
     # Seconds one Slack call may take before it counts as unanswered (then looked up before re-posting).
     slack_timeout: int = Field(default=10, alias="EHPC_SLACK_TIMEOUT", ge=1, le=60)
     metrics_port: int | None = Field(default=None, alias="EHPC_METRICS_PORT")

@@ -1,75 +1,86 @@
-"""The digest queue on Redis: finished transitions parked per Slack channel until one digest announces them.
+"""Digest claims on Redis: the one open digest per (target, channel) backlog, claimed, posted, released.
 
-:class:`DigestQueue` is the :class:`~integrations.base.DigestStore` handed to Slack's delivery policy; the
-rule for what is parked and when it is flushed is in :mod:`integrations.slack.policy`. Parking a fingerprint
-twice is harmless; a claim holds the channel's :class:`~worker.store.lease.Lease` so two flushes
-never post the same transitions.
+The rule — when a backlog becomes a digest, what one shows, what follows — is Slack's, in
+:mod:`integrations.slack.policy`; this module keeps its claims (:class:`~integrations.base.DigestClaim`)
+durable: the id is fixed when the claim is made and the claimed items do not change until
+:meth:`DigestClaims.forget`, so a failed post or edit is retried as the same digest, never rebuilt from a
+backlog that has grown meanwhile (which is how a second digest announcing the same tasks used to appear),
+and each transition appears in exactly one digest, once.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+import secrets
+from collections.abc import Sequence
 
 import redis
 
-from integrations.base import DigestClaim, Transition
+from integrations.base import DigestClaim, DigestItem, Transition
+from worker.deliver.backlog import Backlog
 from worker.store.keys import Keys
-from worker.store.lease import Lease
+from worker.store.scripts import reply_text
 
-__all__ = ["DIGEST_SIZE", "DigestQueue"]
-
-DIGEST_SIZE = 200
-"""Transitions per digest message: what one message lists in full within Slack's limits."""
+__all__ = ["DigestClaims"]
 
 
-class DigestQueue:
-    """Finished transitions parked per channel until one digest message announces them."""
+def _item_json(item: DigestItem) -> dict[str, object]:
+    shown = None if item.transition is None else item.transition.model_dump(mode="json")
+    return {"task_key": item.task_key, "sequence": item.sequence, "transition": shown}
 
-    def __init__(
-        self, *, client: redis.Redis, keys: Keys, lock_ttl: timedelta = timedelta(minutes=2)
-    ) -> None:
+
+def _item(data: dict[str, object]) -> DigestItem:
+    shown = data.get("transition")
+    return DigestItem(
+        task_key=str(data["task_key"]),
+        sequence=int(str(data["sequence"])),
+        transition=None if shown is None else Transition.model_validate(shown),
+    )
+
+
+class DigestClaims:
+    """The one open digest claim per (destination, channel), in a Redis hash."""
+
+    def __init__(self, *, client: redis.Redis, keys: Keys) -> None:
         self._client = client
         self._keys = keys
-        self._lock_ttl = lock_ttl
 
-    def park(self, *, channel: str, transition: Transition) -> None:
-        """Keep ``transition`` for the channel's next digest (parking a fingerprint twice is harmless)."""
-        self._client.hset(
-            self._keys.slack_digest(channel=channel), transition.fingerprint, transition.model_dump_json()
-        )
-
-    def pending(self, *, channel: str) -> int:
-        """How many transitions wait for the channel's digest."""
-        return int(self._client.hlen(self._keys.slack_digest(channel=channel)))
-
-    def claim(self, *, channel: str, limit: int = DIGEST_SIZE) -> DigestClaim | None:
-        """The oldest ``limit`` parked transitions, under the channel's lock; None if locked or empty."""
-        lease = Lease.acquire(
-            client=self._client, key=self._keys.slack_digest_lock(channel=channel), ttl=self._lock_ttl
-        )
-        if lease is None:
+    def current(self, backlog: Backlog) -> DigestClaim | None:
+        """The claim still to be posted, edited or released, if any."""
+        fields = {
+            reply_text(name): reply_text(value)
+            for name, value in self._client.hgetall(self._key(backlog)).items()
+        }
+        if "id" not in fields or "items" not in fields:
             return None
-        stored = self._client.hvals(self._keys.slack_digest(channel=channel))
-        parked = sorted(
-            (Transition.model_validate_json(value) for value in stored),
-            key=lambda t: (t.observed_at, t.fingerprint),
-        )[:limit]
-        if not parked:
-            lease.release()
-            return None
-        return DigestClaim(channel=channel, transitions=tuple(parked), owner=lease.token)
+        items = tuple(_item(item) for item in json.loads(fields["items"]))
+        edited = frozenset(name.removeprefix("edited:") for name in fields if name.startswith("edited:"))
+        return DigestClaim(digest_id=fields["id"], items=items, posted_ts=fields.get("posted"), edited=edited)
 
-    def done(self, claim: DigestClaim) -> None:
-        """Forget the claimed transitions (their digest was posted) and release the channel's lock."""
-        fingerprints = [transition.fingerprint for transition in claim.transitions]
-        self._client.hdel(self._keys.slack_digest(channel=claim.channel), *fingerprints)
-        self._lease(claim).release()
+    def claim(self, backlog: Backlog, items: Sequence[DigestItem]) -> DigestClaim:
+        """Record a new claim of ``items`` (its id fixed now); the open one instead if there is one."""
+        key = self._key(backlog)
+        fields = {"id": secrets.token_hex(16), "items": json.dumps([_item_json(item) for item in items])}
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, "items", fields["items"])
+            pipe.hsetnx(key, "id", fields["id"])
+            pipe.execute()
+        found = self.current(backlog)
+        if found is None:  # pragma: no cover - the hash was written just above
+            raise LookupError(f"digest claim of {backlog.channel} vanished")
+        return found
 
-    def abandon(self, claim: DigestClaim) -> None:
-        """Release the lock without forgetting anything (the digest could not be posted; retry later)."""
-        self._lease(claim).release()
+    def mark_posted(self, backlog: Backlog, *, ts: str) -> None:
+        """The backlog's digest message is in the channel."""
+        self._client.hset(self._key(backlog), "posted", ts)
 
-    def _lease(self, claim: DigestClaim) -> Lease:
-        """The channel's lock as held by ``claim`` (its owner token)."""
-        key = self._keys.slack_digest_lock(channel=claim.channel)
-        return Lease(client=self._client, key=key, token=claim.owner)
+    def mark_edited(self, backlog: Backlog, *, task_key: str) -> None:
+        """The task's own message now shows what the backlog's digest announced."""
+        self._client.hset(self._key(backlog), f"edited:{task_key}", "1")
+
+    def forget(self, backlog: Backlog) -> None:
+        """Release the backlog's claim once its tasks' cursors moved past it and they left the backlog."""
+        self._client.delete(self._key(backlog))
+
+    def _key(self, backlog: Backlog) -> str:
+        return self._keys.slack_digest_claim(destination=backlog.destination, channel=backlog.channel)

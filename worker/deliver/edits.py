@@ -30,3 +30,10 @@ class EditCoalescing:
         if self._client.set(key, "1", nx=True, px=self._interval_ms):
             return 0.0
         return max(int(self._client.pttl(key)), 1) / 1000
+
+    def remaining(self, *, task_key: str) -> float:
+        """Seconds left of the task's current interval (0.0: none), starting nothing."""
+        if self._interval_ms <= 0:
+            return 0.0
+        left = int(self._client.pttl(self._keys.slack_edit(destination=self._destination, task_key=task_key)))
+        return max(left, 0) / 1000

@@ -2,8 +2,9 @@
 
 One hash per (Slack target, task) holds ``channel``, ``ts`` and ``sequence`` (the transition the message
 shows), ``attempt:<item>`` (when an attempt to post began whose outcome is unknown) and
-``reply:<fingerprint>`` (the reply or digest that delivered a transition). It is kept for ``retention``
-after its last write: longer than the task's log, so a late redelivery still finds its message.
+``reply:<fingerprint>`` (the reply or digest that delivered a transition). It outlives the task's log
+(``log_key_for``): no expiry while the task runs, however long, then ``retention`` beyond the log's own
+expiry, so a late redelivery still finds its message and a week-long task's end edits its one message.
 
 Writes are fenced (:mod:`worker.deliver.fence`): inside a delivery, a ref is recorded only while that
 delivery still holds its lease, and the recorded sequence never goes back.
@@ -45,10 +46,12 @@ class RedisMessageRefs:
         key_for: TaskKeyFor,
         retention: timedelta = timedelta(days=30),
         suspect_since: Callable[[datetime], datetime | None] | None = None,
+        log_key_for: TaskKeyFor | None = None,
     ):
         self._client = client
         self._suspect_since = suspect_since
         self._key_for = key_for
+        self._log_key_for = log_key_for
         self._ttl = int(retention.total_seconds())
         self._put_ref = client.register_script(PUT_MESSAGE_REF)
         self._put_reply = client.register_script(PUT_REPLY_REF)
@@ -99,5 +102,8 @@ class RedisMessageRefs:
         key = self._key_for(task_key=task_key)
         held = fence.current_token()
         lease_key, token = held if held is not None else (key, "")
-        if int(script(keys=[key, lease_key], args=[token, self._ttl, *args])) < 0:
+        # No log key given (tests of the store alone): the hash's own key stands in, which never expires
+        # while written to, so the TTL is the plain retention.
+        log = self._log_key_for(task_key=task_key) if self._log_key_for is not None else f"{key}:no-log"
+        if int(script(keys=[key, lease_key, log], args=[token, self._ttl, *args])) < 0:
             raise fence.LeaseLost(f"lost the delivery lease while recording the message of {task_key}")

@@ -2,9 +2,17 @@
 
 A mute lives in Redis (hash ``Keys.mute`` + its end in the ``Keys.mute_ends`` sorted set). While it lasts,
 delivery calls :meth:`Mutes.record_suppressed` instead of sending: the transition is kept in
-``Keys.muted_transitions``. When it ends (:meth:`Mutes.expire_due` from beat, or :meth:`Mutes.unmute` from
-``/ehpc unmute``) a Lua script removes the mute and hands back everything kept, atomically, exactly once
-(two beats racing get one summary between them), as a :class:`MuteSummary` to post in the cluster's channel.
+``Keys.muted_transitions``, a hash by fingerprint (a redelivery keeps it once), at most ``MUTE_CAP`` of
+them (beyond that they are counted, in the summary and in ``ehpc_bridge_capped_total{what="mute_list"}``).
+
+Summaries are claimed, posted, then released, like the outbox. When a mute ends (:meth:`Mutes.expire_due`
+from beat, or :meth:`Mutes.unmute` from ``/ehpc unmute``) one Lua script removes the mute and *claims* its
+summary, atomically and once (two beats racing claim one between them): the kept transitions move under a
+summary id fixed at that moment, listed in ``Keys.mute_summaries``. The worker posts each pending summary
+(:func:`worker.deliver.problems.post_mute_summaries`, by beat) under that id — a retry finds a summary that
+was posted before a failure or a crash instead of posting it again — and only then :meth:`Mutes.release`
+deletes it. A failed post leaves the claim for the next run; one cluster's failure does not hold up the
+others. A transition arriving after the end is delivered normally, so each appears in one summary, once.
 
 The state tracker records every transition whatever the mute says; only the Slack announcement is held.
 """
@@ -12,18 +20,25 @@ The state tracker records every transition whatever the mute says; only the Slac
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import redis
 
 from integrations.base import MuteEndedNotice, Transition
+from worker.ops import metrics
 from worker.store.keys import Keys
+from worker.store.lease import Lease
 from worker.store.scripts import END_MUTE, KEEP_MUTED, reply_text
 
-__all__ = ["Mute", "MuteSummary", "Mutes"]
+__all__ = ["MUTE_CAP", "Mute", "MuteSummary", "Mutes"]
+
+MUTE_CAP = 5_000
+"""Transitions kept per mute; beyond that they are only counted (the summary says how many)."""
+_SUMMARY_LEASE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -39,29 +54,37 @@ class Mute:
 
 @dataclass(frozen=True)
 class MuteSummary:
-    """A mute that ended, with every transition it held back (oldest first)."""
+    """A mute that ended, with every transition it held back (oldest first), under its claimed id.
 
+    ``untracked``: transitions held back beyond ``MUTE_CAP``, counted but not kept.
+    """
+
+    summary_id: str
     mute: Mute
     ended_at: datetime
     transitions: tuple[Transition, ...]
+    untracked: int = 0
 
     def notice(self, *, cluster_name: str) -> MuteEndedNotice:
-        """The summary as a cluster notice, for every target's policy to announce."""
+        """The summary as a cluster notice, for every target's policy to announce (once, by its id)."""
         return MuteEndedNotice(
             cluster_id=self.mute.cluster_id,
             cluster_name=cluster_name,
             started_at=self.mute.started_at,
             ended_at=self.ended_at,
             transitions=self.transitions,
+            summary_id=self.summary_id,
+            untracked=self.untracked,
         )
 
 
 class Mutes:
     """Set, query and end cluster mutes in Redis."""
 
-    def __init__(self, *, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, *, client: redis.Redis, keys: Keys, cap: int = MUTE_CAP) -> None:
         self._client = client
         self._keys = keys
+        self._cap = cap
         self._keep = client.register_script(KEEP_MUTED)
         self._end = client.register_script(END_MUTE)
 
@@ -93,12 +116,19 @@ class Mutes:
                 self._keys.mute(cluster_id=cluster_id),
                 self._keys.muted_transitions(cluster_id=cluster_id),
             ],
-            args=[_epoch(now or datetime.now(UTC)), transition.model_dump_json()],
+            args=[
+                _epoch(now or datetime.now(UTC)),
+                transition.fingerprint,
+                transition.model_dump_json(),
+                self._cap,
+            ],
         )
+        if int(kept) == 2:
+            metrics.record_capped(what="mute_list")
         return bool(kept)
 
     def expire_due(self, now: datetime) -> list[MuteSummary]:
-        """End every mute due by ``now``; each ended mute is returned once, to one caller."""
+        """End every mute due by ``now`` and claim its summary; each is claimed once, by one caller."""
         due = cast(
             "list[bytes | str]", self._client.zrangebyscore(self._keys.mute_ends(), "-inf", now.timestamp())
         )
@@ -106,24 +136,62 @@ class Mutes:
         return [summary for summary in summaries if summary is not None]
 
     def unmute(self, *, cluster_id: str, now: datetime) -> MuteSummary | None:
-        """End the cluster's mute now; None when it was not muted."""
+        """End the cluster's mute now and claim its summary; None when it was not muted."""
         return self._finish(cluster_id, now=now, force=True)
 
+    def pending(self) -> list[MuteSummary]:
+        """Every claimed summary not yet released (posted), oldest mute first."""
+        ids = (reply_text(item) for item in self._client.smembers(self._keys.mute_summaries()))
+        found = (self._summary(summary_id) for summary_id in ids)
+        return sorted((s for s in found if s is not None), key=lambda s: (s.mute.started_at, s.summary_id))
+
+    def lease(self, summary: MuteSummary) -> Lease | None:
+        """The right to post ``summary`` (one poster at a time), or None while another worker posts it."""
+        key = self._keys.mute_summary_lease(summary_id=summary.summary_id)
+        return Lease.acquire(client=self._client, key=key, ttl=_SUMMARY_LEASE)
+
+    def release(self, summary: MuteSummary) -> None:
+        """Forget a summary once it was posted everywhere it goes."""
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(
+                self._keys.mute_summary(summary_id=summary.summary_id),
+                self._keys.mute_summary_items(summary_id=summary.summary_id),
+            )
+            pipe.srem(self._keys.mute_summaries(), summary.summary_id)
+            pipe.execute()
+
     def _finish(self, cluster_id: str, *, now: datetime, force: bool) -> MuteSummary | None:
-        reply = self._end(
+        summary_id = f"{cluster_id}:{secrets.token_hex(8)}"
+        ended = self._end(
             keys=[
                 self._keys.mute(cluster_id=cluster_id),
                 self._keys.muted_transitions(cluster_id=cluster_id),
                 self._keys.mute_ends(),
+                self._keys.mute_summary(summary_id=summary_id),
+                self._keys.mute_summary_items(summary_id=summary_id),
+                self._keys.mute_summaries(),
             ],
-            args=[cluster_id, _epoch(now), "1" if force else "0"],
+            args=[cluster_id, _epoch(now), "1" if force else "0", summary_id],
         )
-        if not reply:
+        return self._summary(summary_id) if ended else None
+
+    def _summary(self, summary_id: str) -> MuteSummary | None:
+        fields = _decode(self._client.hgetall(self._keys.mute_summary(summary_id=summary_id)))
+        if "cluster" not in fields or "until" not in fields:
             return None
-        flat, held = ([reply_text(item) for item in part] for part in reply)
-        mute = _mute(cluster_id, dict(zip(flat[0::2], flat[1::2], strict=True)))
-        kept = tuple(Transition.model_validate_json(item) for item in held)
-        return MuteSummary(mute=mute, ended_at=min(now, mute.until), transitions=kept)
+        mute = _mute(fields["cluster"], fields)
+        held = self._client.hvals(self._keys.mute_summary_items(summary_id=summary_id))
+        kept = sorted(
+            (Transition.model_validate_json(item) for item in held),
+            key=lambda t: (t.observed_at, t.task_key, t.sequence),
+        )
+        return MuteSummary(
+            summary_id=summary_id,
+            mute=mute,
+            ended_at=min(_time(fields["ended"]), mute.until),
+            transitions=tuple(kept),
+            untracked=int(fields.get("overflow", "0")),
+        )
 
 
 def _mute(cluster_id: str, fields: Mapping[str, str]) -> Mute:

@@ -129,8 +129,9 @@ class DeliveryLedger:
         """
         cursor = self._keys.delivery_cursor(destination=destination, task_key=task_key)
         lease_key = self._keys.delivery_lease(destination=destination, task_key=task_key)
+        log = self._keys.task_log(task_key=task_key)
         token = "" if lease is None else lease.token
-        moved = int(self._advance(keys=[cursor, lease_key], args=[token, sequence, self._retention_ms]))
+        moved = int(self._advance(keys=[cursor, lease_key, log], args=[token, sequence, self._retention_ms]))
         if moved < 0:
             raise LeaseLost(f"lost the delivery lease of {task_key} for {destination}; not advancing")
         return moved

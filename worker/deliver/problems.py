@@ -1,4 +1,5 @@
-"""Messages about clusters rather than tasks: a permanent API error (once per change) and mute summaries.
+"""Messages about clusters rather than tasks: a permanent API error (once per change) and mute summaries
+(claimed, posted, then released: see :mod:`worker.deliver.mutes`).
 
 A permanent ListTasks error (ClusterNotFound, NotAuthorized, bad credentials…) would otherwise repeat on
 every poll. The cluster's last announced error code is kept in Redis: a new code is announced once in the
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from integrations.base import ApiProblemNotice, ClusterNotice
+from integrations.base import ApiProblemNotice, ClusterNotice, DeliveryError
 from integrations.ehpc.errors import PermanentEhpcError
 from worker.runtime import Runtime
 
@@ -51,11 +52,33 @@ def clear_api_problem(rt: Runtime, *, cluster_id: str) -> None:
 
 
 def post_mute_summaries(rt: Runtime, *, now: datetime) -> int:
-    """Post one summary for each mute that ended by ``now``; returns how many were posted."""
-    summaries = rt.mutes.expire_due(now)
-    for summary in summaries:
+    """Claim the summary of each mute that ended by ``now``, then announce every claimed summary not yet
+    posted (this run's and earlier failures'), each under its claimed id; returns how many were posted.
+
+    A summary is released only after every target's policy announced it; a failure leaves it for the next
+    run (beat, every 30 s) and moves on to the other clusters' summaries.
+    """
+    rt.mutes.expire_due(now)
+    posted = 0
+    for summary in rt.mutes.pending():
+        lease = rt.mutes.lease(summary)
+        if lease is None:
+            continue  # another worker is posting it
         cluster_id = summary.mute.cluster_id
-        if cluster_id not in rt.clusters:
-            continue
-        _announce(rt, summary.notice(cluster_name=rt.cluster(cluster_id).display_name))
-    return len(summaries)
+        try:
+            if cluster_id in rt.clusters:
+                _announce(rt, summary.notice(cluster_name=rt.cluster(cluster_id).display_name))
+            else:
+                logger.warning("dropping the mute summary of %s: no longer watched", cluster_id)
+            rt.mutes.release(summary)
+            posted += 1
+        except DeliveryError as error:
+            logger.warning(
+                "mute summary %s not posted yet, will retry: %s",
+                summary.summary_id,
+                error,
+                extra={"cluster": cluster_id},
+            )
+        finally:
+            lease.release()
+    return posted

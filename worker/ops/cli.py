@@ -61,6 +61,12 @@ def _demo(args: argparse.Namespace, rest: list[str]) -> int:
     return run_demo(duration=args.duration, speed=args.speed)
 
 
+def _dead_letters(args: argparse.Namespace, rest: list[str]) -> int:
+    from worker.ops.dead_letters import run_dead_letters
+
+    return run_dead_letters(rest)
+
+
 def _routes(args: argparse.Namespace, rest: list[str]) -> int:
     from worker.routing import run_routes_cli
 
@@ -84,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         "poll-once": ("print the transitions one poll of CLUSTER would send; sends nothing", _poll_once),
         "demo": ("simulator + worker + beat, notifications on a live page and in the terminal", _demo),
         "routes": ("routing table tools: 'routes test --cluster X --type T --status S'", _routes),
+        "dead-letters": ("list what was given up on; '--retry ID' sends one again", _dead_letters),
     }
     for name, (help_text, handler) in commands.items():
         command = sub.add_parser(name, help=help_text, add_help=name not in _PASSTHROUGH)
@@ -99,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # These hand their remaining arguments (including --help) to their own parser.
-_PASSTHROUGH = frozenset({"simulator", "slack-app", "slack-standin", "routes"})
+_PASSTHROUGH = frozenset({"dead-letters", "simulator", "slack-app", "slack-standin", "routes"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,6 +17,11 @@ Families (counters get ``_total`` appended by the client):
 * ``ehpc_bridge_dedup_suppressions_total{target}`` — deliveries skipped because the destination already had
   the transition (redelivery after a crash, a second beat, a retried task).
 * ``ehpc_bridge_rate_limited_total{service}`` — 429 / throttling answers from Slack, E-HPC or a vendor.
+* ``ehpc_bridge_dead_letters_total{target}`` — transitions given up on (``ehpc-bridge dead-letters``).
+* ``ehpc_bridge_capped_total{what}`` — entries dropped because a bounded store was full (``dead_letters``,
+  ``mute_list``, ``outbox``): each says a limit was reached, so nothing is dropped silently.
+* ``ehpc_bridge_slack_parked_total{target}`` — Slack messages parked for their channel's budget;
+  ``ehpc_bridge_slack_digests_total{target}`` — digest messages posted for a channel's backlog.
 * ``ehpc_bridge_slack_history_unreadable_total{channel,error}`` — lookups after an unanswered post that
   Slack refused (``not_in_channel``, ``missing_scope``): the message was posted anyway and may show twice;
   ``ehpc-bridge check`` says what to grant.
@@ -43,6 +48,8 @@ from prometheus_client.registry import Collector
 __all__ = [
     "API_CALLS",
     "API_ERRORS",
+    "CAPPED",
+    "DEAD_LETTERS",
     "DEDUP_SUPPRESSIONS",
     "DELIVERIES",
     "EVENTBRIDGE_EVENTS",
@@ -52,16 +59,22 @@ __all__ = [
     "POLL_DURATION",
     "RATE_LIMITED",
     "SLACK_COMMANDS",
+    "SLACK_DIGESTS",
     "SLACK_HISTORY_UNREADABLE",
+    "SLACK_PARKED",
     "TRANSITIONS",
     "DeliveryResult",
     "PollResult",
     "QueueDepthCollector",
     "record_api_calls",
     "record_api_error",
+    "record_capped",
+    "record_dead_letter",
     "record_dedup_suppression",
     "record_delivery",
+    "record_digest",
     "record_eventbridge_event",
+    "record_parked",
     "record_poll",
     "record_poll_bound",
     "record_rate_limited",
@@ -105,6 +118,12 @@ DEDUP_SUPPRESSIONS = Counter(
 RATE_LIMITED = Counter(
     "ehpc_bridge_rate_limited", "HTTP 429 / throttling answers received, by service.", ["service"]
 )
+DEAD_LETTERS = Counter("ehpc_bridge_dead_letters", "Transitions given up on, by target.", ["target"])
+CAPPED = Counter("ehpc_bridge_capped", "Entries dropped because a bounded store was full.", ["what"])
+SLACK_PARKED = Counter(
+    "ehpc_bridge_slack_parked", "Slack messages parked for their channel's budget.", ["target"]
+)
+SLACK_DIGESTS = Counter("ehpc_bridge_slack_digests", "Digest messages posted for a backlog.", ["target"])
 SLACK_HISTORY_UNREADABLE = Counter(
     "ehpc_bridge_slack_history_unreadable",
     "Lookups of a possibly posted Slack message that history refused; posted anyway (may show twice).",
@@ -166,6 +185,26 @@ def record_dedup_suppression(*, target: str) -> None:
 def record_rate_limited(*, service: str) -> None:
     """Count one 429 / throttling answer from ``service`` (``slack``, ``ehpc``, ``pagerduty``…)."""
     RATE_LIMITED.labels(service=service).inc()
+
+
+def record_dead_letter(*, target: str) -> None:
+    """Count one transition given up on for ``target``."""
+    DEAD_LETTERS.labels(target=target).inc()
+
+
+def record_capped(*, what: str) -> None:
+    """Count one entry dropped because the bounded store ``what`` was full."""
+    CAPPED.labels(what=what).inc()
+
+
+def record_parked(*, target: str) -> None:
+    """Count one Slack message parked for its channel's budget."""
+    SLACK_PARKED.labels(target=target).inc()
+
+
+def record_digest(*, target: str) -> None:
+    """Count one digest message posted."""
+    SLACK_DIGESTS.labels(target=target).inc()
 
 
 def record_slack_history_unreadable(channel: str, error: str) -> None:

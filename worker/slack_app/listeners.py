@@ -24,7 +24,6 @@ from integrations.slack.answers import (
     TaskRecord,
     render_clusters,
     render_help,
-    render_mute_summary,
     render_muted,
     render_notice,
     render_task_card,
@@ -254,16 +253,12 @@ class Listeners:
             return render_notice(f"*{escape(cluster.name)}* was not muted.")
         log.info("user %s unmuted cluster %s", requester.user_id, cluster_id)
         self._announce(cluster, render_unmuted(cluster_name=cluster.name, user_id=requester.user_id))
-        self._announce(
-            cluster,
-            render_mute_summary(
-                cluster_name=cluster.name,
-                started_at=summary.mute.started_at,
-                ended_at=summary.ended_at,
-                transitions=summary.transitions,
-            ),
+        # The summary is claimed now and posted by the worker (beat's mute check, within 30 s), under its
+        # claimed id: posted once even if a first attempt fails (worker.deliver.mutes).
+        return render_notice(
+            f":loud_sound: Unmuted *{escape(cluster.name)}*; the summary of what happened meanwhile "
+            "follows in the channel within a minute."
         )
-        return render_notice(f":loud_sound: Unmuted *{escape(cluster.name)}*; the summary is in the channel.")
 
     # buttons
 

@@ -64,8 +64,24 @@ class Keys:
         return self._key("mute", cluster_id)
 
     def muted_transitions(self, *, cluster_id: str) -> str:
-        """List: transitions (JSON) kept back while the cluster was muted, for the summary."""
-        return self._key("muted", cluster_id)
+        """Hash: transitions (JSON) kept back while the cluster is muted, by fingerprint, for the summary."""
+        return self._key("muted-kept", cluster_id)
+
+    def mute_summary(self, *, summary_id: str) -> str:
+        """Hash: a claimed mute summary (the mute's fields, ``cluster``, ``ended``, ``overflow``)."""
+        return self._key("mute-summary", summary_id)
+
+    def mute_summary_items(self, *, summary_id: str) -> str:
+        """Hash: the transitions (JSON, by fingerprint) a claimed mute summary announces."""
+        return self._key("mute-summary-items", summary_id)
+
+    def mute_summaries(self) -> str:
+        """Set: ids of mute summaries claimed and not yet posted."""
+        return self._key("mute-summaries")
+
+    def mute_summary_lease(self, *, summary_id: str) -> str:
+        """String: owner token of the worker posting the summary."""
+        return self._key("lease", "mute-summary", summary_id)
 
     def mute_ends(self) -> str:
         """Sorted set: muted cluster IDs scored by when their mute ends (epoch seconds)."""
@@ -84,13 +100,25 @@ class Keys:
         """Hash: the channel's token bucket (``tokens``, ``at`` in Redis TIME seconds)."""
         return self._key("slack", "budget", channel)
 
-    def slack_digest(self, *, channel: str) -> str:
-        """Hash: finished transitions (JSON) parked for the channel's next digest, by fingerprint."""
-        return self._key("slack", "digest", channel)
+    def slack_backlog(self, *, destination: str, channel: str) -> str:
+        """Sorted set: task keys whose next message waits for the channel's budget, by when first parked."""
+        return self._key("slack", "backlog", destination, channel)
 
-    def slack_digest_lock(self, *, channel: str) -> str:
-        """String: owner token of the worker posting the channel's digest."""
-        return self._key("slack", "digest-lock", channel)
+    def slack_backlogs(self) -> str:
+        """Set: every (destination, channel, cluster) backlog parked in, for beat to find lost drains."""
+        return self._key("slack", "backlogs")
+
+    def slack_drain_scheduled(self, *, destination: str, channel: str) -> str:
+        """String with a TTL: present while a drain of the backlog is scheduled."""
+        return self._key("slack", "drain-scheduled", destination, channel)
+
+    def slack_drain_lease(self, *, destination: str, channel: str) -> str:
+        """String: owner token of the worker draining the backlog."""
+        return self._key("slack", "drain-lease", destination, channel)
+
+    def slack_digest_claim(self, *, destination: str, channel: str) -> str:
+        """Hash: the open digest of the backlog (``id``, ``items`` JSON, ``posted`` ts, ``edited:<task>``)."""
+        return self._key("slack", "digest-claim", destination, channel)
 
     # worker.detect.cursor / worker.detect.poll: where the cluster's listings stand between polls.
     def scan_cursor(self, *, cluster_id: str) -> str:
@@ -115,8 +143,8 @@ class Keys:
         return self._key("slack", "edit", destination, task_key)
 
     def dead_letters(self) -> str:
-        """List: transitions a destination refused permanently, with the reason (kept for operators)."""
-        return self._key("dead-letters")
+        """Stream (capped): transitions given up on, with destination and reason (see ``dead-letters``)."""
+        return self._key("dead-letters", "stream")
 
     # worker/store/epoch.py and worker/detect/recovery.py: noticing a rolled-back or emptied Redis.
     def epoch(self) -> str:

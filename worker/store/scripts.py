@@ -15,6 +15,7 @@ __all__ = [
     "INCIDENT_FAILED",
     "INCIDENT_SUCCEEDED",
     "KEEP_MUTED",
+    "LEAVE_BACKLOG",
     "OBSERVE_PAGE",
     "PUT_MESSAGE_REF",
     "PUT_REPLY_REF",
@@ -163,7 +164,10 @@ for i, item in ipairs(cjson.decode(ARGV[12])) do
 end
 
 -- One outbox entry per page that changed something: the keys of the tasks whose log grew.
-if #changed > 0 then redis.call('XADD', outbox, '*', 'task_keys', cjson.encode(changed)) end
+-- Capped (approximately, oldest first) so an outbox nobody reads can't fill Redis; see OUTBOX_CAP.
+if #changed > 0 then
+  redis.call('XADD', outbox, 'MAXLEN', '~', '100000', '*', 'task_keys', cjson.encode(changed))
+end
 if finished_added then redis.call('ZREMRANGEBYRANK', finished, 0, -(memory + 1)) end
 return out
 """
@@ -193,43 +197,62 @@ if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
 end
 """
 
-# KEYS: 1 cursor, 2 lease. ARGV: 1 token, 2 sequence, 3 retention (ms). Moves the cursor forward only;
-# returns its value, or -1 when the writer no longer holds the lease.
+# Makes KEYS[1] outlive the task's log (KEYS[3]) by ``margin`` ms: no expiry while the log has none (a
+# running task, however long it runs), the log's remaining life plus the margin once it has one.
+_OUTLIVE_LOG = """
+local function outlive_log(margin)
+  local life = redis.call('PTTL', KEYS[3])
+  if life == -1 then
+    redis.call('PERSIST', KEYS[1])
+  else
+    redis.call('PEXPIRE', KEYS[1], math.max(life, 0) + margin)
+  end
+end
+"""
+
+# KEYS: 1 cursor, 2 lease, 3 the task's log. ARGV: 1 token, 2 sequence, 3 margin (ms) beyond the log's
+# life. Moves the cursor forward only; returns its value, or -1 when the writer no longer holds the lease.
 ADVANCE_CURSOR = (
     _FENCE
+    + _OUTLIVE_LOG
     + """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local wanted = tonumber(ARGV[2])
 if wanted > current then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('SET', KEYS[1], ARGV[2])
+  outlive_log(tonumber(ARGV[3]))
   return wanted
 end
 return current
 """
 )
 
-# KEYS: 1 the task's message hash, 2 lease. ARGV: 1 token, 2 TTL (s), 3 channel, 4 ts, 5 sequence.
+# KEYS: 1 the task's message hash, 2 lease, 3 the task's log. ARGV: 1 token, 2 margin (s) beyond the log's
+# life, 3 channel, 4 ts, 5 sequence.
 # Records where the task's message is and the sequence it shows, never going back to a lower sequence
 # (a late writer can't make the message look older than it is). Returns 1 written, 0 kept, -1 fenced.
 PUT_MESSAGE_REF = (
     _FENCE
+    + _OUTLIVE_LOG
     + """
 local shown = tonumber(redis.call('HGET', KEYS[1], 'sequence') or '-1')
 if tonumber(ARGV[5]) < shown then
   return 0
 end
 redis.call('HSET', KEYS[1], 'channel', ARGV[3], 'ts', ARGV[4], 'sequence', ARGV[5])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+outlive_log(tonumber(ARGV[2]) * 1000)
 return 1
 """
 )
 
-# KEYS: 1 the task's message hash, 2 lease. ARGV: 1 token, 2 TTL (s), 3 field, 4 value. Returns 1 or -1.
+# KEYS: 1 the task's message hash, 2 lease, 3 the task's log. ARGV: 1 token, 2 margin (s), 3 field,
+# 4 value. Returns 1 or -1.
 PUT_REPLY_REF = (
     _FENCE
+    + _OUTLIVE_LOG
     + """
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+outlive_log(tonumber(ARGV[2]) * 1000)
 return 1
 """
 )
@@ -296,29 +319,54 @@ return string.format('%.6f', wait)
 
 # cluster mutes (:mod:`worker.deliver.mutes`)
 
-# KEYS: mute hash, kept list. ARGV: now (epoch s), transition JSON. Keeps it only while the mute lasts,
-# so a transition arriving after the end is delivered normally instead of waiting for a summary.
+# KEYS: mute hash, kept hash. ARGV: now (epoch s), fingerprint, transition JSON, cap. Keeps it only while
+# the mute lasts, so a transition arriving after the end is delivered normally instead of waiting for a
+# summary. Returns 0 (not muted: send it), 1 (kept, or kept already), 2 (muted, the hash is full: counted).
 KEEP_MUTED = """
 local ends = redis.call('HGET', KEYS[1], 'until')
-if ends and tonumber(ends) > tonumber(ARGV[1]) then
-  redis.call('RPUSH', KEYS[2], ARGV[2])
-  return 1
+if not ends or tonumber(ends) <= tonumber(ARGV[1]) then return 0 end
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 1 end
+if redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then
+  redis.call('HINCRBY', KEYS[1], 'overflow', 1)
+  return 2
 end
-return 0
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
 """
 
 
-# KEYS: mute hash, kept list, ends zset. ARGV: cluster id, now (epoch s), force ("1": end it even if due
-# later). Ends the mute once: returns {{hash field, value, ...}, {kept transitions...}}, or nil if not (or no
-# longer) due, e.g. another beat ended it first or someone extended it meanwhile.
+# KEYS: mute hash, kept hash, ends zset, summary hash, summary items, pending summaries set.
+# ARGV: cluster id, now (epoch s), force ("1": end it even if due later), summary id.
+# Ends the mute once and claims its summary: returns 1, or false if not (or no longer) due, e.g. another
+# beat ended it first or someone extended it meanwhile.
 END_MUTE = """
 local ends = redis.call('ZSCORE', KEYS[3], ARGV[1])
 if not ends then return false end
 if ARGV[3] ~= '1' and tonumber(ends) > tonumber(ARGV[2]) then return false end
 redis.call('ZREM', KEYS[3], ARGV[1])
-local reply = {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
-redis.call('DEL', KEYS[1], KEYS[2])
-return reply
+local fields = redis.call('HGETALL', KEYS[1])
+if #fields > 0 then redis.call('HSET', KEYS[4], unpack(fields)) end
+redis.call('HSET', KEYS[4], 'cluster', ARGV[1], 'ended', ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], KEYS[5]) end
+redis.call('SADD', KEYS[6], ARGV[4])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+# a Slack channel's backlog (:mod:`worker.deliver.backlog`)
+
+# KEYS: 1 backlog, then each task's log. ARGV: each task key, then each covered sequence (same order).
+# Takes a task out of the backlog unless its log grew past what was delivered (atomic with a park, which
+# always follows the log's growth).
+LEAVE_BACKLOG = """
+local count = #KEYS - 1
+for i = 1, count do
+  if redis.call('LLEN', KEYS[1 + i]) <= tonumber(ARGV[count + i]) then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return count
 """
 
 

@@ -150,9 +150,14 @@ class _Behaviour:
     retry_after: int | None = None
     stored: bool = True  # reset: carry the call out first (True) or drop it unread (False)
     delay: float = 0.0  # slow: seconds before the call is carried out and answered
+    event_type: str | None = None  # only calls carrying message metadata of this event type
 
-    def applies(self, method: str) -> bool:
-        return self.method is None or self.method == method
+    def applies(self, method: str, params: dict[str, Any]) -> bool:
+        if self.method is not None and self.method != method:
+            return False
+        metadata = params.get("metadata")
+        sent = metadata.get("event_type") if isinstance(metadata, dict) else None
+        return self.event_type is None or sent == self.event_type
 
 
 class _ApiError(Exception):
@@ -318,12 +323,16 @@ class SlackStandIn:
         error: str = "ratelimited",
         retry_after: int | None = None,
         method: str | None = None,
+        event_type: str | None = None,
     ) -> None:
         """Answer the next ``count`` calls (of ``method``, or any) with ``status``/``error``; nothing is
-        stored. 429 sends Retry-After (default 1 s)."""
+        stored. 429 sends Retry-After (default 1 s). ``event_type`` narrows it to calls carrying message
+        metadata of that event type (``ehpc_digest``, ``ehpc_mute_summary``…); other calls pass meanwhile."""
         if status == HTTPStatus.TOO_MANY_REQUESTS and retry_after is None:
             retry_after = 1
-        failure = _Behaviour(_FAIL, method, status=status, error=error, retry_after=retry_after)
+        failure = _Behaviour(
+            _FAIL, method, status=status, error=error, retry_after=retry_after, event_type=event_type
+        )
         with self._lock:
             self._behaviours.extend(failure for _ in range(count))
 
@@ -371,7 +380,7 @@ class SlackStandIn:
 
     def _dispatch(self, method: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
         with self._lock:
-            behaviour = next((b for b in self._behaviours if b.applies(method)), None)
+            behaviour = next((b for b in self._behaviours if b.applies(method, params)), None)
             if behaviour is not None:
                 self._behaviours.remove(behaviour)
         if behaviour is not None and behaviour.kind == _FAIL:

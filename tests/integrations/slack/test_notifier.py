@@ -215,7 +215,7 @@ def test_digest_marks_tasks_delivered_and_parents_are_still_brought_up_to_date(
     notifier = make_notifier()
     notifier.send(STARTED)
 
-    notifier.send_digest(transitions=[FINISHED, other], now=FINISHED.observed_at)
+    notifier.send_digest(transitions=[FINISHED, other], now=FINISHED.observed_at, digest_id="d1")
     notifier.send(FINISHED)  # edits the parent in place; the digest was its reply
     notifier.send(other)  # no parent: the digest said it all
 
@@ -364,9 +364,11 @@ def test_a_digest_posted_before_a_crash_is_not_posted_again(
         client=redis_client, key_for=partial(Keys(redis_prefix).slack_message, destination="slack")
     )
     with pytest.raises(Crash):
-        make_notifier(store=crashing).send_digest(transitions=[FINISHED], now=FINISHED.observed_at)
+        make_notifier(store=crashing).send_digest(
+            transitions=[FINISHED], now=FINISHED.observed_at, digest_id="d1"
+        )
 
-    make_notifier().send_digest(transitions=[FINISHED], now=FINISHED.observed_at)
+    make_notifier().send_digest(transitions=[FINISHED], now=FINISHED.observed_at, digest_id="d1")
 
     assert len(slack_standin.messages(CHANNEL)) == 1
 

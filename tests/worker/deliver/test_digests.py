@@ -1,66 +1,69 @@
-"""The digest queue and its rule, on a real Redis."""
+"""The channel backlog and digest claims, on a real Redis."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pytest
 import redis
 
-from integrations.base import TransitionKind
-from integrations.slack.policy import DIGEST_AFTER, wants_digest
+from integrations.base import DigestItem, TransitionKind
 from tests.fixtures.slack import make_transition
-from worker.deliver.digests import DigestQueue
+from worker.deliver.backlog import Backlog, ChannelBacklog
+from worker.deliver.digests import DigestClaims
 from worker.store.keys import Keys
 
-
-@pytest.mark.parametrize(
-    ("kind", "wait", "expected"),
-    [
-        (TransitionKind.FINISHED, DIGEST_AFTER + 1, True),
-        (TransitionKind.FINISHED, DIGEST_AFTER, False),
-        (TransitionKind.PROGRESSED, DIGEST_AFTER + 100, False),
-    ],
-)
-def test_only_finished_tasks_facing_a_long_wait_go_to_the_digest(
-    kind: TransitionKind, wait: float, expected: bool
-) -> None:
-    assert wants_digest(transition=make_transition(kind, sequence=2), wait=wait) is expected
+BACKLOG = Backlog(destination="slack", channel="C1", cluster_id="ehpc-hz-1")
 
 
-def test_digest_queue_claims_in_order_under_a_lock_and_forgets_only_what_was_posted(
+def test_the_backlog_is_oldest_first_and_parking_again_keeps_a_task_s_place(
     redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    queue = DigestQueue(client=redis_client, keys=Keys(redis_prefix), lock_ttl=timedelta(seconds=30))
-    parked = [
-        make_transition(TransitionKind.FINISHED, sequence=2, task_id=f"task-{n}", first_seen=start)
-        for n, start in enumerate([make_transition().first_seen + timedelta(seconds=s) for s in (30, 10, 20)])
-    ]
-    for transition in [*parked, parked[0]]:
-        queue.park(channel="C1", transition=transition)
+    backlog = ChannelBacklog(client=redis_client, keys=Keys(redis_prefix))
+    for task_key, at in (("c/2", 20), ("c/1", 10), ("c/3", 30), ("c/1", 40)):
+        backlog.park(BACKLOG, task_key=task_key, at_ms=at)
 
-    claim = queue.claim(channel="C1", limit=2)
-    assert claim is not None
-    assert queue.claim(channel="C1") is None  # another flush is at work
-    queue.done(claim)
-
-    assert [t.task.task_id for t in claim.transitions] == ["task-1", "task-2"]
-    assert queue.pending(channel="C1") == 1
-    rest = queue.claim(channel="C1")
-    assert rest is not None
-    assert [t.task.task_id for t in rest.transitions] == ["task-0"]
+    assert backlog.size(BACKLOG) == 3
+    assert backlog.oldest(BACKLOG, count=2) == ["c/1", "c/2"]
 
 
-def test_abandoned_claim_keeps_everything_for_the_next_flush(
+def test_a_task_leaves_the_backlog_only_if_it_logged_nothing_newer(
     redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    queue = DigestQueue(client=redis_client, keys=Keys(redis_prefix))
-    queue.park(channel="C1", transition=make_transition(TransitionKind.FINISHED, sequence=2))
-    claim = queue.claim(channel="C1")
-    assert claim is not None
+    keys = Keys(redis_prefix)
+    backlog = ChannelBacklog(client=redis_client, keys=keys)
+    for task_key in ("c/1", "c/2"):
+        backlog.park(BACKLOG, task_key=task_key, at_ms=1)
+        redis_client.rpush(keys.task_log(task_key=task_key), "{}", "{}")
 
-    queue.abandon(claim)
+    backlog.leave(BACKLOG, delivered=[("c/1", 2), ("c/2", 1)])  # c/2 logged a second transition since
 
-    again = queue.claim(channel="C1")
-    assert again is not None
-    assert again.transitions == claim.transitions
+    assert backlog.oldest(BACKLOG, count=5) == ["c/2"]
+
+
+def test_one_drain_is_scheduled_however_many_park_and_a_lost_one_is_found(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    backlog = ChannelBacklog(client=redis_client, keys=Keys(redis_prefix))
+    backlog.park(BACKLOG, task_key="c/1", at_ms=1)
+
+    assert backlog.mark_scheduled(BACKLOG, countdown=1)
+    assert not backlog.mark_scheduled(BACKLOG, countdown=1)
+    assert list(backlog.orphans()) == []
+    backlog.mark_running(BACKLOG)  # the drain started, then its worker died
+    assert list(backlog.orphans()) == [BACKLOG]
+
+
+def test_a_claim_keeps_its_id_and_items_until_forgotten(redis_client: redis.Redis, redis_prefix: str) -> None:
+    claims = DigestClaims(client=redis_client, keys=Keys(redis_prefix))
+    finished = make_transition(TransitionKind.FINISHED, sequence=2)
+    first = claims.claim(BACKLOG, [DigestItem(task_key=finished.task_key, sequence=2, transition=finished)])
+
+    again = claims.claim(BACKLOG, [])  # a later drain, with a grown backlog, gets the same claim back
+    claims.mark_posted(BACKLOG, ts="1.000001")
+    claims.mark_edited(BACKLOG, task_key=finished.task_key)
+
+    assert again.digest_id == first.digest_id
+    assert again.shown == (finished,)
+    current = claims.current(BACKLOG)
+    assert current is not None
+    assert (current.posted_ts, current.edited) == ("1.000001", frozenset({finished.task_key}))
+    claims.forget(BACKLOG)
+    assert claims.current(BACKLOG) is None

@@ -331,7 +331,7 @@ def test_mute_is_announced_in_the_clusters_channel(harness: Harness) -> None:
     assert "<!channel>" not in announcement
 
 
-def test_unmute_posts_the_summary_of_what_happened(harness: Harness) -> None:
+def test_unmute_claims_the_summary_of_what_happened_for_the_worker_to_post(harness: Harness) -> None:
     harness.command(f"mute {CLUSTER} 1h", user=ADMIN)
     harness.sim.start_task(CLUSTER, "AddComputes")
     harness.observe()
@@ -343,9 +343,10 @@ def test_unmute_posts_the_summary_of_what_happened(harness: Harness) -> None:
 
     assert "Unmuted" in _text(answer)
     assert harness.mutes.current(CLUSTER, now=NOW) is None
-    _muted, _unmuted, summary = harness.posted()
-    assert "1 change on 1 task" in summary
-    assert "Adding compute nodes" in summary
+    _muted, _unmuted = harness.posted()
+    (summary,) = harness.mutes.pending()
+    assert summary.transitions == (held,)
+    assert summary.notice(cluster_name="genomics").summary_id == summary.summary_id
 
 
 def test_unmute_of_a_cluster_not_muted_says_so(harness: Harness) -> None:
