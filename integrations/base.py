@@ -29,6 +29,7 @@ from integrations.ehpc.task import Task
 
 __all__ = [
     "ApiProblemNotice",
+    "ApiRecoveredNotice",
     "BacklogGate",
     "ChannelBudgetStore",
     "ChannelDrain",
@@ -149,7 +150,16 @@ class MuteEndedNotice:
     untracked: int = 0
 
 
-ClusterNotice = ApiProblemNotice | MuteEndedNotice
+@dataclass(frozen=True)
+class ApiRecoveredNotice:
+    """A cluster whose permanent ListTasks error was announced answers again."""
+
+    cluster_id: str
+    cluster_name: str
+    code: str  # the error that was announced
+
+
+ClusterNotice = ApiProblemNotice | ApiRecoveredNotice | MuteEndedNotice
 """Something to tell about a cluster rather than one of its tasks."""
 
 

@@ -7,8 +7,10 @@ This is the one module allowed to do work at import time (Celery needs ``app`` a
 * ``acks_late`` + ``reject_on_worker_lost`` + prefetch 1: a task killed mid-way is redelivered, which is safe
   because every task is idempotent (state diffs are atomic, deliveries advance a per-destination cursor).
 * Beat: one ``ehpc.poll_cluster`` entry per cluster that *expires* after one interval, so polls do not pile
-  up behind a stalled worker; a per-cluster Redis lock skips a poll that would overlap the previous one, and
-  a second beat started by mistake only causes skipped or idempotent polls, never duplicate messages.
+  up behind a stalled worker, each at its own phase within the interval (:mod:`worker.schedule`: a thousand
+  clusters are not polled in one burst); a per-cluster Redis lock skips a poll that would overlap the
+  previous one, and a second beat started by mistake only causes skipped or idempotent polls, never
+  duplicate messages.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from celery import Celery
 from worker.broker import BrokerAMQP
 from worker.config.clusters import load_bridge_config
 from worker.config.settings import Settings
+from worker.schedule import PhasedSchedule, phase_of
 from worker.store.keys import Keys
 
 __all__ = ["DELIVER_QUEUE", "POLL_QUEUE", "app", "beat_schedule"]
@@ -37,7 +40,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         interval = cluster.poll_interval or settings.poll_interval
         schedule[f"poll {cluster.id}"] = {
             "task": "ehpc.poll_cluster",
-            "schedule": interval,
+            "schedule": PhasedSchedule(interval, phase=phase_of(cluster.id, interval=interval)),
             "args": (cluster.id,),
             "options": {"queue": POLL_QUEUE, "expires": interval},
         }

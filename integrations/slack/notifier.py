@@ -209,7 +209,17 @@ class SlackNotifier:
     def post(self, message: SlackMessage, *, event_type: str, key: str) -> str:
         """Post a standalone ``message`` (an API problem) in the channel; returns its ts."""
         metadata = _metadata(event_type, task_key=key, fingerprint=key, sequence=0)
-        return self._post(message, channel=self._channel, metadata=metadata)
+        # at least once without doubles: an attempt that got no answer (timeout, a worker killed mid-call)
+        # leaves its mark, and the next one looks for its message (metadata ``task_key`` = ``key``) first
+        ts, _ = self._post_once(
+            key,
+            "notice",
+            message=message,
+            metadata=metadata,
+            find=lambda oldest: self._find_message(key, oldest=oldest),
+        )
+        self._refs.forget(key, "notice")  # delivered: a later notice with the same key (a relapse) is new
+        return ts
 
     def post_once(self, message: SlackMessage, *, event_type: str, key: str) -> str:
         """Post ``message`` (a mute summary…) once under ``key``, a name fixed before the first attempt.

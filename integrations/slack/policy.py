@@ -31,6 +31,7 @@ from datetime import datetime
 
 from integrations.base import (
     ApiProblemNotice,
+    ApiRecoveredNotice,
     ChannelDrain,
     ChannelRecord,
     ClusterNotice,
@@ -41,7 +42,7 @@ from integrations.base import (
 )
 from integrations.slack.answers import render_mute_summary
 from integrations.slack.notifier import REBUILT_EVENT, SlackNotifier
-from integrations.slack.render import render_cluster_problem, render_state_rebuilt
+from integrations.slack.render import render_api_recovered, render_cluster_problem, render_state_rebuilt
 from integrations.target import NotifierContext, SlackTarget, TargetSetupError
 
 __all__ = [
@@ -146,6 +147,11 @@ class SlackDeliveryPolicy:
                 )
                 self._notifier.post(
                     message, event_type="ehpc_cluster_problem", key=f"{notice.cluster_id}/{notice.code}"
+                )
+            case ApiRecoveredNotice():
+                message = render_api_recovered(cluster_name=notice.cluster_name, code=notice.code)
+                self._notifier.post(
+                    message, event_type="ehpc_cluster_recovered", key=f"{notice.cluster_id}/{notice.code}/ok"
                 )
             case MuteEndedNotice():
                 message = render_mute_summary(

@@ -29,6 +29,7 @@ __all__ = [
     "context",
     "escape",
     "progress_bar",
+    "render_api_recovered",
     "render_cluster_problem",
     "render_digest",
     "render_final_reply",
@@ -229,6 +230,16 @@ def render_cluster_problem(*, cluster_name: str, code: str, message: str) -> Sla
         f"{escape(message)}\nNotifications for this cluster are paused until this changes."
     )
     text = clip(line, MAX_TEXT)
+    return SlackMessage(text=text, blocks=(section(text),))
+
+
+def render_api_recovered(*, cluster_name: str, code: str) -> SlackMessage:
+    """The cluster whose API problem was announced is polled again."""
+    text = clip(
+        f":white_check_mark: *E-HPC answers again for {escape(cluster_name)}* (it had refused with "
+        f"`{escape(code)}`). Notifications for this cluster resume.",
+        MAX_TEXT,
+    )
     return SlackMessage(text=text, blocks=(section(text),))
 
 

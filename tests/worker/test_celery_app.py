@@ -6,6 +6,7 @@ from pathlib import Path
 
 from worker.celery_app import DISPATCH_INTERVAL, MUTE_CHECK_INTERVAL, app, beat_schedule
 from worker.config.settings import Settings
+from worker.schedule import PhasedSchedule, phase_of
 
 
 def test_each_cluster_is_polled_at_its_interval_and_a_late_poll_expires(tmp_path: Path) -> None:
@@ -16,13 +17,13 @@ def test_each_cluster_is_polled_at_its_interval_and_a_late_poll_expires(tmp_path
     assert beat_schedule(settings) == {
         "poll ehpc-a": {
             "task": "ehpc.poll_cluster",
-            "schedule": 45.0,
+            "schedule": PhasedSchedule(45.0, phase=phase_of("ehpc-a", interval=45.0)),
             "args": ("ehpc-a",),
             "options": {"queue": "poll", "expires": 45.0},
         },
         "poll ehpc-b": {
             "task": "ehpc.poll_cluster",
-            "schedule": 120.0,
+            "schedule": PhasedSchedule(120.0, phase=phase_of("ehpc-b", interval=120.0)),
             "args": ("ehpc-b",),
             "options": {"queue": "poll", "expires": 120.0},
         },

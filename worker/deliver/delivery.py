@@ -267,7 +267,8 @@ def channel_backlog(rt: Runtime, destination: str, cluster_id: str) -> Backlog:
 def _superseded(transition: Transition, later: list[Transition]) -> bool:
     """A progress step already overtaken by a later change: the message shows the latest state anyway."""
     return transition.kind is TransitionKind.PROGRESSED and any(
-        item.kind in (TransitionKind.PROGRESSED, TransitionKind.FINISHED) for item in later
+        item.kind in (TransitionKind.PROGRESSED, TransitionKind.FINISHED, TransitionKind.LOST)
+        for item in later
     )
 
 

@@ -263,7 +263,7 @@ class TaskState:
         """How each tracked task was last seen (one round trip); unknown IDs are left out.
 
         An announced task's latest log entry holds it as last seen (every change of step is logged); a
-        silent one has no log, so a bare task is built from its hash.
+        silent one has no log (nor one restored after a state loss), so a bare task is built from its hash.
         """
         pipe = self._client.pipeline(transaction=False)
         for task_id in task_ids:
@@ -278,7 +278,7 @@ class TaskState:
             (status, step, total, last_seen, announce), last_entry = replies[2 * index : 2 * index + 2]
             if last_seen is None:
                 continue
-            if last_entry is not None:
+            if last_entry is not None and reply_text(last_entry) != LOST_TRANSITION:
                 task = Transition.model_validate_json(last_entry).task
             else:
                 raw_status = reply_text(status or b"Processing")

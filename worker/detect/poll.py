@@ -251,6 +251,8 @@ class _Poll:
         saved = False
         try:
             self.read_archive(first=first)
+            if self.cursor.lookups:  # left over by an attempt that stopped: before a new listing starts
+                self.look_up_vanished()
             old_running = self.state.running_task_ids(cluster_id=self.cluster_id) - self.archive_seen
             if first or self.cursor.running is not None or old_running:
                 self.read_running()

@@ -19,7 +19,7 @@ Families (counters get ``_total`` appended by the client):
 * ``ehpc_bridge_rate_limited_total{service}`` — 429 / throttling answers from Slack, E-HPC or a vendor.
 * ``ehpc_bridge_dead_letters_total{target}`` — transitions given up on (``ehpc-bridge dead-letters``).
 * ``ehpc_bridge_capped_total{what}`` — entries dropped because a bounded store was full (``dead_letters``,
-  ``mute_list``, ``outbox``): each says a limit was reached, so nothing is dropped silently.
+  ``mute_list``): each says a limit was reached. (The outbox's trim, in Lua, is not counted.)
 * ``ehpc_bridge_slack_parked_total{target}`` — Slack messages parked for their channel's budget;
   ``ehpc_bridge_slack_digests_total{target}`` — digest messages posted for a channel's backlog.
 * ``ehpc_bridge_slack_history_unreadable_total{channel,error}`` — lookups after an unanswered post that

@@ -12,6 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
 from integrations.slack.commands import (
@@ -24,14 +25,22 @@ from integrations.slack.commands import (
 from worker.config.settings import Settings
 from worker.slack_app.access import access_policy
 from worker.slack_app.directory import cluster_directory
-from worker.slack_app.failures import ListDeadLetters, Retries
+from worker.slack_app.failures import Retries
 from worker.slack_app.groups import UserGroups
 from worker.slack_app.listeners import Listeners
 from worker.slack_app.live import RegionalTasks
 from worker.slack_app.services import Services
 from worker.slack_app.signature import SignatureCheck
 
-__all__ = ["COMMAND", "EVENTS_PATH", "StartupError", "app_from_settings", "build_app", "startup_problem"]
+__all__ = [
+    "COMMAND",
+    "EVENTS_PATH",
+    "StartupError",
+    "app_from_settings",
+    "build_app",
+    "socket_mode_handler",
+    "startup_problem",
+]
 
 
 if TYPE_CHECKING:
@@ -86,6 +95,13 @@ def build_app(
     return app
 
 
+def socket_mode_handler(app: App, *, app_token: str) -> SocketModeHandler:
+    """Socket Mode for ``app``: bolt's built-in handler (no extra dependency), which asks
+    ``apps.connections.open`` through the app's own client (``SLACK_API_URL``) with the app-level token,
+    acks each envelope with the listener's answer, and reconnects on Slack's ``disconnect``."""
+    return SocketModeHandler(app, app_token)
+
+
 def redeliver(rt: Runtime, destination: str, transition: Transition) -> None:
     """Send ``transition`` again through ``destination``'s notifier (*Retry* on a dead letter)."""
     rt.notifier(target_name=destination, cluster_id=transition.task.cluster_id).send(transition)
@@ -113,7 +129,7 @@ def app_from_settings(settings: Settings) -> App:
     rt = Runtime.from_settings(settings)
     web = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
     groups = UserGroups(client=web, redis_client=rt.redis, keys=rt.keys)
-    dead_letters = ListDeadLetters(client=rt.redis, keys=rt.keys)
+    dead_letters = rt.dead_letters
     services = Services(
         lookup=rt.lookup,
         mutes=rt.mutes,

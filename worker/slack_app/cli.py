@@ -11,7 +11,7 @@ from worker.config.settings import Settings
 from worker.hints.endpoint import EVENTBRIDGE_PATH
 from worker.ops.processes import SLACK_APP_METRICS_PORT, start_health
 from worker.slack_app.access import AccessSetupError, access_policy
-from worker.slack_app.app import EVENTS_PATH, app_from_settings, startup_problem
+from worker.slack_app.app import EVENTS_PATH, app_from_settings, socket_mode_handler, startup_problem
 from worker.slack_app.server import Gunicorn, PathDispatcher, health_in_first_worker
 
 __all__ = ["run_slack_app"]
@@ -44,11 +44,10 @@ def run_slack_app(argv: Sequence[str]) -> int:
         return 2
     configure_logging()
     if settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
         log.info("connecting to Slack in Socket Mode")
         start_health(SLACK_APP_METRICS_PORT)
-        handler = SocketModeHandler(app_from_settings(settings), settings.slack_app_token.get_secret_value())
+        app_token = settings.slack_app_token.get_secret_value()
+        handler = socket_mode_handler(app_from_settings(settings), app_token=app_token)
         handler.start()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
         return 0
     from slack_bolt.adapter.wsgi import SlackRequestHandler

@@ -1,65 +1,42 @@
 """``/ehpc failures``' data: the dead letters, and a *Retry* that re-delivers one transition once.
 
-The Slack app reads dead letters through :class:`DeadLetterStore` (list, get, remove by id). Today's
-store is the Redis list ``Keys.dead_letters`` that :mod:`worker.deliver.delivery` pushes JSON entries onto
-(:class:`ListDeadLetters`; an entry's id is a hash of its bytes, stable while it is kept).
+The Slack app reads dead letters through :class:`DeadLetterStore` (list, get, remove by id): the
+stream :mod:`worker.deliver.dead_letters` keeps (``ehpc-bridge dead-letters`` lists and retries the same).
 
 A retry (:meth:`Retries.retry`) takes a claim first (``SET NX`` with a TTL), so two presses of the button,
 or two replicas of the app, deliver it once; it then sends the transition through its destination's
 notifier, whose idempotency key (the fingerprint) makes re-sending something that did arrive harmless, and
-forgets the dead letter only once delivered. A failed retry leaves the dead letter where it was (with the
-new reason) and releases the claim.
+forgets the dead letter only once delivered. A failed retry leaves the dead letter where it was and
+releases the claim (the person who pressed is told why).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Protocol
 
 import redis
 
 from integrations.base import DeliveryError, Transition
+from worker.deliver.dead_letters import DeadLetter
 from worker.store.keys import Keys
 
-__all__ = ["DeadLetter", "DeadLetterStore", "ListDeadLetters", "Retries", "RetryOutcome", "RetryResult"]
+__all__ = ["DeadLetterStore", "Retries", "RetryOutcome", "RetryResult", "letter_time"]
 
 log = logging.getLogger(__name__)
 
-READ_LIMIT = 200  # dead letters looked at per answer, newest first
 CLAIM_TTL = 120  # seconds a retry may take before another press may try again
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    """One given-up transition: its id, destination, when (ISO 8601), why, and the transition."""
-
-    entry_id: str
-    destination: str
-    at: str
-    error: str
-    transition: Transition
-
-    @property
-    def at_time(self) -> datetime | None:
-        """``at`` as a time, None when it does not parse."""
-        try:
-            return datetime.fromisoformat(self.at)
-        except ValueError:
-            return None
-
-
-Letters = list[DeadLetter]  # named once: the stores' ``list`` method shadows the builtin in class bodies
-_Entries = list[tuple[bytes, DeadLetter]]
+Letters = list[DeadLetter]  # named once: a store's ``list`` method shadows the builtin in class bodies
 
 
 class DeadLetterStore(Protocol):
-    """Where dead letters are kept."""
+    """Where dead letters are kept (:class:`worker.deliver.dead_letters.DeadLetters` in production)."""
 
     def list(self, *, count: int = ...) -> Letters:
         """The newest ``count``, newest first."""
@@ -71,49 +48,12 @@ class DeadLetterStore(Protocol):
         """Forget it (delivered by a retry)."""
 
 
-class ListDeadLetters:
-    """:class:`DeadLetterStore` over the Redis list of JSON entries (newest first, ``LPUSH``)."""
-
-    def __init__(self, *, client: redis.Redis, keys: Keys) -> None:
-        self._client = client
-        self._key = keys.dead_letters()
-
-    def list(self, *, count: int = READ_LIMIT) -> Letters:
-        return [letter for _, letter in self._entries(count)]
-
-    def get(self, entry_id: str) -> DeadLetter | None:
-        return next((letter for _, letter in self._entries(READ_LIMIT) if letter.entry_id == entry_id), None)
-
-    def remove(self, entry_id: str) -> None:
-        for raw, letter in self._entries(READ_LIMIT):
-            if letter.entry_id == entry_id:
-                self._client.lrem(self._key, 1, raw)  # type: ignore[arg-type]  # redis-py takes bytes too
-                return
-
-    def _entries(self, count: int) -> _Entries:
-        raws = cast("list[bytes]", self._client.lrange(self._key, 0, count - 1))
-        entries = []
-        for raw in raws:
-            letter = _letter(raw)
-            if letter is not None:
-                entries.append((raw, letter))
-        return entries
-
-
-def _letter(raw: bytes) -> DeadLetter | None:
+def letter_time(letter: DeadLetter) -> datetime | None:
+    """When ``letter`` was given up on (its ISO 8601 ``at``), None when that does not parse."""
     try:
-        fields: dict[str, Any] = json.loads(raw)
-        transition = Transition.model_validate(fields["transition"])
-    except (ValueError, KeyError, TypeError):
-        log.warning("skipping a dead letter that does not parse")
+        return datetime.fromisoformat(letter.at)
+    except ValueError:
         return None
-    return DeadLetter(
-        entry_id=hashlib.sha256(raw).hexdigest()[:20],
-        destination=str(fields.get("destination", "")),
-        at=str(fields.get("at", "")),
-        error=str(fields.get("error", "")),
-        transition=transition,
-    )
 
 
 class RetryOutcome(StrEnum):

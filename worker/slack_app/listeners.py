@@ -231,16 +231,16 @@ class Listeners:
             cluster_id=cluster_id, until=now + duration, reason=reason, user_id=requester.user_id, now=now
         )
         log.info("user %s muted cluster %s until %s", requester.user_id, cluster_id, mute.until.isoformat())
-        self._announce(
+        problem = self._announce(
             cluster,
             render_muted(
                 cluster_name=cluster.name, until=mute.until, reason=reason, user_id=requester.user_id
             ),
         )
+        where = problem or f"announced in {channel_link(cluster.channels[0])}"
         return render_notice(
             f":mute: Muted *{escape(cluster.name)}* until {mute.until:%Y-%m-%d %H:%M} UTC "
-            f"(announced in {channel_link(cluster.channels[0])}). "
-            f"`/ehpc unmute {escape(cluster_id)}` ends it."
+            f"({where}). `/ehpc unmute {escape(cluster_id)}` ends it."
         )
 
     def _unmute(self, cluster_id: str, requester: Requester) -> SlackMessage:
@@ -252,11 +252,14 @@ class Listeners:
         if summary is None:
             return render_notice(f"*{escape(cluster.name)}* was not muted.")
         log.info("user %s unmuted cluster %s", requester.user_id, cluster_id)
-        self._announce(cluster, render_unmuted(cluster_name=cluster.name, user_id=requester.user_id))
+        problem = self._announce(
+            cluster, render_unmuted(cluster_name=cluster.name, user_id=requester.user_id)
+        )
         # The summary is claimed now and posted by the worker (beat's mute check, within 30 s), under its
         # claimed id: posted once even if a first attempt fails (worker.deliver.mutes).
+        told = f", but {problem}; the summary" if problem else "; the summary"
         return render_notice(
-            f":loud_sound: Unmuted *{escape(cluster.name)}*; the summary of what happened meanwhile "
+            f":loud_sound: Unmuted *{escape(cluster.name)}*{told} of what happened meanwhile "
             "follows in the channel within a minute."
         )
 
@@ -360,13 +363,17 @@ class Listeners:
             log.warning("live listing of %s failed: %s", query.cluster_id, error)
             return None
 
-    def _announce(self, cluster: ClusterAccess, message: SlackMessage) -> None:
+    def _announce(self, cluster: ClusterAccess, message: SlackMessage) -> str:
+        """Post ``message`` in the cluster's first channel; "" when posted, else what went wrong, in words
+        for the person who asked (the failure is logged as an error too, never swallowed)."""
+        channel = cluster.channels[0]
         try:
-            self._client.chat_postMessage(
-                channel=cluster.channels[0], text=message.text, blocks=message.block_list()
-            )
+            self._client.chat_postMessage(channel=channel, text=message.text, blocks=message.block_list())
         except SlackApiError as error:
-            log.warning("could not announce in %s: %s", cluster.channels[0], error.response.get("error"))
+            code = str(error.response.get("error") or "error")
+            log.error("could not announce in %s for cluster %s: %s", channel, cluster.cluster_id, code)
+            return f"the announcement in {channel_link(channel)} failed: Slack said `{escape(code)}`"
+        return ""
 
 
 def _merge(

@@ -31,7 +31,7 @@ from integrations.slack.overview import (
 from integrations.slack.render import SlackMessage, escape
 from worker.slack_app.access import ClusterAccess, Permission, Requester
 from worker.slack_app.copy import refusal, refusal_no_cluster
-from worker.slack_app.failures import RetryOutcome
+from worker.slack_app.failures import RetryOutcome, letter_time
 from worker.slack_app.lookup import BoardRow
 from worker.slack_app.services import Services
 
@@ -123,7 +123,7 @@ class Overview:
             FailureEntry(
                 letter_id=letter.entry_id,
                 destination=letter.destination,
-                at=letter.at_time,
+                at=letter_time(letter),
                 error=letter.error,
                 transition=letter.transition,
             )

@@ -134,10 +134,6 @@ class Keys:
         return self._key("gone", cluster_id)
 
     # worker.deliver.* / worker.deliver.problems / worker.celery_app
-    def api_problem(self, *, cluster_id: str) -> str:
-        """String: the code of the last permanent ListTasks error announced for the cluster."""
-        return self._key("api-problem", cluster_id)
-
     def slack_edit(self, *, destination: str, task_key: str) -> str:
         """String with a TTL: present while the task's Slack message was edited too recently."""
         return self._key("slack", "edit", destination, task_key)
@@ -198,3 +194,8 @@ class Keys:
     def dead_letter_retry(self, *, letter_id: str) -> str:
         """String with a TTL: a Retry of this dead letter is under way (one at a time, however many press)."""
         return self._key("dead-letter-retry", letter_id)
+
+    # worker.deliver.problems
+    def api_problem_told(self, *, cluster_id: str) -> str:
+        """Hash: per target, the code of the permanent ListTasks error it was told about for the cluster."""
+        return self._key("api-problem-told", cluster_id)

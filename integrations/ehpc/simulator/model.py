@@ -87,6 +87,13 @@ class SimTask:
     pinned_status: str | None = None
     purged_at: float | None = None
 
+    @property
+    def ends_at(self) -> float | None:
+        """Virtual time of its final status (None for a pinned task: it never changes)."""
+        if self.pinned_status is not None:
+            return None
+        return self.started_at + self._end_step * self.step_seconds
+
     def visible(self, now: float) -> bool:
         """Whether ListTasks shows the task at ``now``: started, and not purged yet."""
         return self.started_at <= now and (self.purged_at is None or now < self.purged_at)

@@ -18,7 +18,7 @@ from integrations.ehpc.simulator.actions import ACTIONS
 from integrations.ehpc.simulator.auth import Authenticator, IncomingRequest
 from integrations.ehpc.simulator.errors import ApiError, error_body, new_request_id
 from integrations.ehpc.simulator.faults import Fault, FaultKind, FaultPlan
-from integrations.ehpc.simulator.model import Clock, Model, Operation
+from integrations.ehpc.simulator.model import Clock, Model, Operation, SimTask
 from integrations.ehpc.simulator.oplog import DEFAULT_STAGES, OpSpec
 from integrations.ehpc.simulator.params import ActionHandler
 from integrations.ehpc.simulator.scenario import Scenario
@@ -75,9 +75,11 @@ class Simulator:
         seed: int = 0,
         latency: float = 0.0,
         epoch: float | None = None,
+        log_limit: int = _LOG_LIMIT,
     ) -> None:
         """``latency``: wall seconds every API answer is held back, as a distant cloud would (benchmarks);
-        ``epoch``: the Unix time of virtual time 0 (default: now), for the 2024 API's Unix windows."""
+        ``epoch``: the Unix time of virtual time 0 (default: now), for the 2024 API's Unix windows;
+        ``log_limit``: how many requests the request log keeps (the newest)."""
         if latency < 0:
             raise ValueError("latency must be >= 0")
         self.latency = latency
@@ -87,7 +89,7 @@ class Simulator:
         )
         self._faults = FaultPlan(seed=seed)
         self._lock = threading.RLock()
-        self._log: deque[RequestRecord] = deque(maxlen=_LOG_LIMIT)
+        self._log: deque[RequestRecord] = deque(maxlen=log_limit)
         if scenario is not None:
             scenario.apply(self._model)
 
@@ -223,9 +225,15 @@ class Simulator:
         return self._faults.describe()
 
     # -- request log ---------------------------------------------------------------------------------
+    def timelines(self) -> list[SimTask]:
+        """Every 1.0 task with its timeline (start, steps, outcome): what benchmarks measure latency from."""
+        with self._lock:
+            self._model.catch_up()
+            return [task for cluster in self._model.clusters.values() for task in cluster.tasks.values()]
+
     @property
     def requests(self) -> list[RequestRecord]:
-        """The API requests received, oldest first (the last 10,000)."""
+        """The API requests received, oldest first (the newest ``log_limit``, default 10,000)."""
         with self._lock:
             return list(self._log)
 

@@ -22,7 +22,9 @@ History is paged as Slack pages it: newest first, ``limit`` (default 100, at mos
 
 Methods: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.history``,
 ``conversations.replies``, and (:mod:`~integrations.slack.standin.workspace`) ``usergroups.users.list`` and
-``views.publish``. Anything else answers ``unknown_method``.
+``views.publish``, and ``apps.connections.open`` once :meth:`SlackStandIn.enable_socket_mode` started
+the Socket Mode server (:mod:`~integrations.slack.standin.socket_mode`). Anything else answers
+``unknown_method``.
 
 Beside the API (under ``/api/``) it serves ``/healthz`` and a web page of its channels at ``/``
 (:mod:`integrations.slack.standin.page`), kept live over server-sent events with a long-polling fallback.
@@ -48,13 +50,16 @@ from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from integrations.slack.standin import page
 from integrations.slack.standin.emoji import draw_emoji
 from integrations.slack.standin.mrkdwn import slack_unescape
 from integrations.slack.standin.workspace import Workspace, WorkspaceError
+
+if TYPE_CHECKING:
+    from integrations.slack.standin.socket_mode import SocketModeStandIn
 
 __all__ = ["Changes", "RecordedRequest", "SlackStandIn", "StoredMessage", "format_message"]
 
@@ -217,6 +222,7 @@ class SlackStandIn:
         # Tells a page that the stand-in it talks to was restarted (revisions start again from 0).
         self.instance = secrets.token_hex(8)
         self.workspace = Workspace()  # user groups and App Home views
+        self.socket_mode: SocketModeStandIn | None = None  # see enable_socket_mode
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -246,6 +252,18 @@ class SlackStandIn:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
+            self.socket_mode = None
+
+    def enable_socket_mode(self) -> SocketModeStandIn:
+        """Serve Socket Mode too: ``apps.connections.open`` (app token ``xapp-…``) hands out its URLs."""
+        if self.socket_mode is None:
+            # imported here: the websockets library is a test dependency, the demo never needs it
+            from integrations.slack.standin.socket_mode import SocketModeStandIn
+
+            self.socket_mode = SocketModeStandIn().start()
+        return self.socket_mode
 
     def __enter__(self) -> SlackStandIn:
         return self.start()
@@ -390,6 +408,8 @@ class SlackStandIn:
             behaviour = None
         if behaviour is not None and not behaviour.stored:
             raise _Withheld(behaviour.kind)
+        if method == "apps.connections.open":
+            return self._open_connection(token)
         _check_token(token)
         if method in _WORKSPACE_METHODS:
             try:
@@ -411,6 +431,16 @@ class SlackStandIn:
         if behaviour is not None:
             raise _Withheld(behaviour.kind, answer)
         return answer
+
+    def _open_connection(self, token: str | None) -> dict[str, Any]:
+        """``apps.connections.open``: a Socket Mode URL, for an app-level token only."""
+        if not token:
+            raise _ApiError("not_authed")
+        if not token.startswith("xapp-") or "invalid" in token:
+            raise _ApiError("invalid_auth" if "invalid" in token else "not_allowed_token_type")
+        if self.socket_mode is None:
+            raise _ApiError("socket_mode_not_enabled")  # the app's settings do not enable Socket Mode
+        return {"url": self.socket_mode.new_url()}
 
     def _check_history_access(self, params: dict[str, Any]) -> None:
         error = self._history_refusals.get(str(params.get("channel")), self._history_refusals.get(None))

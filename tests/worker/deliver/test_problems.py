@@ -1,4 +1,4 @@
-"""A permanent ListTasks error is announced once per change of error, not on every poll."""
+"""A permanent ListTasks error is announced once per change of error, not on every poll; its recovery too."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ def test_a_cluster_the_api_does_not_know_is_announced_once_and_again_after_a_rec
     assert announced == [True, False, False]
     assert again is True
     messages = slack_standin.messages(CHANNEL)
-    assert len(messages) == 2
+    assert len(messages) == 3  # the problem, its recovery, the relapse
     assert "ClusterNotFound" in messages[0].text
     assert "Genomics" in messages[0].text
+    assert "answers again" in messages[1].text
+    assert "ClusterNotFound" in messages[2].text

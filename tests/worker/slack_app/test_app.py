@@ -39,6 +39,7 @@ from tests.fixtures.slack_app import (
     CHANNEL,
     CLUSTER,
     CLUSTER_NAME,
+    HTTP_ONLY,
     MEMBER,
     NOW,
     OTHER_CHANNEL,
@@ -49,13 +50,14 @@ from tests.fixtures.slack_app import (
     command_body,
     signed_headers,
 )
+from worker.deliver.dead_letters import DeadLetters
 from worker.deliver.mutes import Mutes
 from worker.detect.diff import ClusterRef, Source
 from worker.slack_app.access import AccessPolicy
 from worker.slack_app.app import COMMAND, EVENTS_PATH, Services, build_app
 from worker.slack_app.cli import run_slack_app
 from worker.slack_app.directory import ClusterDirectory
-from worker.slack_app.failures import ListDeadLetters, Retries
+from worker.slack_app.failures import Retries
 from worker.slack_app.lookup import Lookup
 from worker.store.keys import Keys
 
@@ -87,7 +89,7 @@ def _never(destination: str, transition: Transition) -> None:
 def _vector_app(clock: FrozenClock, redis_client: redis.Redis, redis_prefix: str, slack: SlackStandIn) -> App:
     vector = _vector()
     keys = Keys(prefix=redis_prefix)
-    letters = ListDeadLetters(client=redis_client, keys=keys)
+    letters = DeadLetters(client=redis_client, keys=keys)
     services = Services(
         lookup=Lookup(client=redis_client, keys=keys),
         mutes=Mutes(client=redis_client, keys=keys),
@@ -148,6 +150,7 @@ def _mute_body(harness: Harness) -> str:
     return command_body(f"mute {CLUSTER} 2h", user=ADMIN, channel=CHANNEL, response_url=harness.responses.url)
 
 
+@HTTP_ONLY
 def test_a_forged_signature_is_refused(harness: Harness) -> None:
     body = _mute_body(harness)
     headers = signed_headers(body, timestamp=int(NOW.timestamp()), secret="not-the-secret")
@@ -155,12 +158,14 @@ def test_a_forged_signature_is_refused(harness: Harness) -> None:
     _nothing_happened(harness)
 
 
+@HTTP_ONLY
 def test_a_missing_signature_is_refused(harness: Harness) -> None:
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     assert harness.post(_mute_body(harness), headers=headers).status_code == 401
     _nothing_happened(harness)
 
 
+@HTTP_ONLY
 def test_a_tampered_body_is_refused(harness: Harness) -> None:
     signed_for = command_body("help", user=ADMIN, channel=CHANNEL, response_url=harness.responses.url)
     headers = signed_headers(signed_for, timestamp=int(NOW.timestamp()))
@@ -168,6 +173,7 @@ def test_a_tampered_body_is_refused(harness: Harness) -> None:
     _nothing_happened(harness)
 
 
+@HTTP_ONLY
 def test_a_stale_request_is_refused(harness: Harness) -> None:
     body = _mute_body(harness)
     headers = signed_headers(body, timestamp=int(NOW.timestamp()) - 301)
@@ -175,6 +181,7 @@ def test_a_stale_request_is_refused(harness: Harness) -> None:
     _nothing_happened(harness)
 
 
+@HTTP_ONLY
 def test_a_garbage_timestamp_is_refused(harness: Harness) -> None:
     body = _mute_body(harness)
     headers = signed_headers(body, timestamp=int(NOW.timestamp())) | {"X-Slack-Request-Timestamp": "soon"}
@@ -182,6 +189,7 @@ def test_a_garbage_timestamp_is_refused(harness: Harness) -> None:
     _nothing_happened(harness)
 
 
+@HTTP_ONLY
 def test_an_unsigned_ssl_check_is_refused_too(harness: Harness) -> None:
     body = "ssl_check=1&token=legacy-verification-token"
     assert (
@@ -189,6 +197,7 @@ def test_an_unsigned_ssl_check_is_refused_too(harness: Harness) -> None:
     )
 
 
+@HTTP_ONLY
 def test_a_refused_request_logs_no_body(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     body = _mute_body(harness)
     headers = signed_headers(body, timestamp=int(NOW.timestamp()), secret="not-the-secret")
@@ -435,6 +444,7 @@ def test_share_refuses_anything_but_a_lookup(harness: Harness) -> None:
 # Bolt dispatch without HTTP
 
 
+@HTTP_ONLY
 def test_dispatch_answers_a_signed_command(harness: Harness) -> None:
     body = command_body("help", user=MEMBER, channel=CHANNEL, response_url=harness.responses.url)
     headers = {k.lower(): [v] for k, v in signed_headers(body, timestamp=int(NOW.timestamp())).items()}
@@ -558,3 +568,10 @@ def test_each_answered_command_is_counted_by_subcommand(harness: Harness) -> Non
     harness.command("frobnicate")
 
     assert (served("help"), served("unrecognized")) == (before[0] + 1, before[1] + 1)
+
+
+def test_a_mute_announcement_slack_refuses_is_told_to_the_muter(harness: Harness) -> None:
+    harness.standin.fail_next(status=200, error="channel_not_found", method="chat.postMessage")
+    text = _text(harness.command(f"mute {CLUSTER} 1h", user=ADMIN).json())
+    assert ":mute: Muted" in text
+    assert f"the announcement in <#{CHANNEL}> failed: Slack said `channel_not_found`" in text

@@ -22,11 +22,10 @@ from tests.fixtures.slack_app import (
     CLUSTER_NAME,
     MEMBER,
     NOW,
-    SECRET,
     Harness,
     HarnessFactory,
-    signed_headers,
 )
+from worker.deliver.dead_letters import DeadLetters
 from worker.deliver.message_refs import RedisMessageRefs
 from worker.detect.diff import ClusterRef, Source
 from worker.slack_app.access import AccessPolicy, ClusterAccess
@@ -170,13 +169,9 @@ def _dead_letter(harness: Harness, **task: Any) -> None:
         raw_status="Fail",
         **task,
     )
-    entry = {
-        "destination": "slack",
-        "at": NOW.isoformat(),
-        "error": "channel_not_found <@U0EVERYONE>",
-        "transition": transition.model_dump(mode="json"),
-    }
-    harness.redis.lpush(harness.keys.dead_letters(), json.dumps(entry))
+    DeadLetters(client=harness.redis, keys=harness.keys).add(
+        destination="slack", transition=transition, error="channel_not_found <@U0EVERYONE>", now=NOW
+    )
 
 
 def test_no_failures_says_so(harness: Harness) -> None:
@@ -214,7 +209,7 @@ def test_retry_re_delivers_the_transition_once(harness: Harness) -> None:
     assert sum(any(words in answer for words in second) for answer in answers) == 1
     (posted,) = harness.standin.messages(CHANNEL)  # the task's message, once
     assert "B745C159" in json.dumps(posted.blocks)
-    assert harness.redis.llen(harness.keys.dead_letters()) == 0
+    assert harness.redis.xlen(harness.keys.dead_letters()) == 0
 
 
 def test_a_failed_retry_keeps_the_dead_letter(harness: Harness) -> None:
@@ -227,27 +222,7 @@ def test_a_failed_retry_keeps_the_dead_letter(harness: Harness) -> None:
 
     (answer,) = harness.responses.wait_for(1)
     assert "failed again" in _text(answer)
-    assert harness.redis.llen(harness.keys.dead_letters()) == 1
-
-
-def _home_event(user: str) -> str:
-    return json.dumps(
-        {
-            "token": "legacy-verification-token",
-            "team_id": "T0TEST",
-            "api_app_id": "A0TEST",
-            "type": "event_callback",
-            "event_id": "Ev0HOME",
-            "event_time": int(NOW.timestamp()),
-            "event": {
-                "type": "app_home_opened",
-                "user": user,
-                "channel": "D0HOME",
-                "tab": "home",
-                "event_ts": "1.2",
-            },
-        }
-    )
+    assert harness.redis.xlen(harness.keys.dead_letters()) == 1
 
 
 def test_app_home_shows_the_board_of_the_clusters_naming_the_user(make_harness: HarnessFactory) -> None:
@@ -261,13 +236,15 @@ def test_app_home_shows_the_board_of_the_clusters_naming_the_user(make_harness: 
         )
     )
     harness.lookup.record_poll(cluster_id=CLUSTER, at=NOW - timedelta(seconds=5), error=None)
-    body = _home_event(MEMBER)
-    headers = {
-        **signed_headers(body, timestamp=int(NOW.timestamp()), secret=SECRET),
-        "Content-Type": "application/json",
+    home_opened = {
+        "type": "app_home_opened",
+        "user": MEMBER,
+        "channel": "D0HOME",
+        "tab": "home",
+        "event_ts": "1.2",
     }
 
-    assert harness.post(body, headers=headers).status_code == 200
+    assert harness.event(home_opened).status_code == 200
     harness.settle()
 
     view = harness.standin.workspace.home_view(MEMBER)
