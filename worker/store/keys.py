@@ -45,6 +45,19 @@ class Keys:
         """String: owner token of the poll running for the cluster."""
         return self._key("lease", "poll", cluster_id)
 
+    # worker.detect.oplog: E-HPC 2.0 clusters (operation logs) and which generation a cluster is.
+    def generation(self, *, cluster_id: str) -> str:
+        """String: ``1.0`` or ``2.0``, what the 2024 API said of a cluster configured ``api: auto``."""
+        return self._key("generation", cluster_id)
+
+    def oplog_watermark(self, *, cluster_id: str) -> str:
+        """String: Unix seconds up to which the cluster's operation logs were read (the last window's To)."""
+        return self._key("oplog", "watermark", cluster_id)
+
+    def oplog_operations(self, *, cluster_id: str) -> str:
+        """Hash: RequestId → the operation as last built (JSON: signature, task, first/last seen), bounded."""
+        return self._key("oplog", "ops", cluster_id)
+
     # worker/outbox.py: the transactional outbox and per-destination delivery.
     def outbox(self) -> str:
         """Stream: one entry per observed page that logged transitions (field ``task_keys``, a JSON list)."""

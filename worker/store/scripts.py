@@ -2,7 +2,8 @@
 
 Every key a script touches is passed in ``KEYS`` (built by :class:`worker.store.keys.Keys`); no script formats
 a key itself. :data:`OBSERVE_PAGE` is explained in :mod:`worker.detect.diff`, the cursor and lease scripts in
-:mod:`worker.deliver.outbox` and :mod:`worker.store.lease`, the others next to the store that runs them.
+:mod:`worker.deliver.outbox` and :mod:`worker.store.lease`, :data:`RAISE_WATERMARK` in
+:mod:`worker.detect.oplog`, the others next to the store that runs them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "OBSERVE_PAGE",
     "PUT_MESSAGE_REF",
     "PUT_REPLY_REF",
+    "RAISE_WATERMARK",
     "RELEASE_LEASE",
     "RESTORE_TASK",
     "SAVE_CURSOR",
@@ -291,6 +293,17 @@ end
 return 0
 """
 
+# KEYS: 1 watermark. ARGV: 1 Unix seconds. Moves the watermark forward only (a poll that outlived its lease
+# must not pull it back); returns its value.
+RAISE_WATERMARK = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local wanted = tonumber(ARGV[1])
+if wanted > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return wanted
+end
+return current
+"""
 
 # the Slack channel budget (:mod:`worker.deliver.budget`)
 
