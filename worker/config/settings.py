@@ -28,6 +28,7 @@ SECRET_VARIABLES = (
     "SLACK_APP_TOKEN",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
     "ALIBABA_CLOUD_SECURITY_TOKEN",
+    "EHPC_EVENTBRIDGE_TOKEN",
 )
 
 
@@ -72,6 +73,10 @@ class Settings(BaseSettings):
     # Seconds one Slack call may take before it counts as unanswered (then looked up before re-posting).
     slack_timeout: int = Field(default=10, alias="EHPC_SLACK_TIMEOUT", ge=1, le=60)
     metrics_port: int | None = Field(default=None, alias="EHPC_METRICS_PORT")
+    # POST /eventbridge (worker.hints): the token EventBridge's HTTP target sends; unset, every event is 401.
+    eventbridge_token: SecretStr | None = Field(default=None, alias="EHPC_EVENTBRIDGE_TOKEN")
+    # At most one event-hinted poll of a cluster per this many seconds (the beat's polls are not counted).
+    eventbridge_hint_interval: float = Field(default=5.0, alias="EHPC_EVENTBRIDGE_HINT_INTERVAL", ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -106,6 +111,7 @@ class Settings(BaseSettings):
         "slack_bot_token",
         "slack_signing_secret",
         "slack_app_token",
+        "eventbridge_token",
         mode="before",
     )
     @classmethod

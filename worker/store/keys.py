@@ -194,6 +194,19 @@ class Keys:
         """String with a TTL: a Slack user group's member IDs (JSON list), from ``usergroups.users.list``."""
         return self._key("slack", "usergroup", group_id)
 
+    # worker.hints: EventBridge events as a poll-now hint.
+    def hint_seen(self, *, event_digest: str) -> str:
+        """String with a TTL: an EventBridge event (digest of its source and id) was already taken."""
+        return self._key("hint", "seen", event_digest)
+
+    def hint_slot(self, *, cluster_id: str) -> str:
+        """String with a TTL: when (epoch ms) the cluster's next event-hinted poll may run."""
+        return self._key("hint", "slot", cluster_id)
+
+    def hint_deferred(self, *, cluster_id: str) -> str:
+        """String with a TTL: a hinted poll of the cluster is queued for the start of its next slot."""
+        return self._key("hint", "deferred", cluster_id)
+
     # worker.slack_app.failures
     def dead_letter_retry(self, *, letter_id: str) -> str:
         """String with a TTL: a Retry of this dead letter is under way (one at a time, however many press)."""

@@ -25,6 +25,7 @@ __all__ = [
     "RELEASE_LEASE",
     "RESTORE_TASK",
     "SAVE_CURSOR",
+    "SCHEDULE_HINT",
     "reply_text",
 ]
 
@@ -428,4 +429,27 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 table.insert(recovered, 1, open)
 return recovered
+"""
+
+
+# KEYS: 1 the cluster's next free hint slot (ms, a string), 2 marker of a deferred hinted poll.
+# ARGV: 1 now (ms), 2 interval (ms).
+# Returns 0: poll now; N > 0: poll in N ms (one deferred poll at the slot's start); -1: one is already
+# deferred, which will see this event's change too. Hinted polls are ``interval`` apart at least, and
+# every event is followed by a poll within ``interval``. Both keys expire (bounded).
+SCHEDULE_HINT = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now >= slot then
+  redis.call('SET', KEYS[1], tostring(now + interval), 'PX', interval + 1000)
+  return 0
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return -1
+end
+local wait = slot - now
+redis.call('SET', KEYS[2], '1', 'PX', wait)
+redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', wait + interval + 1000)
+return wait
 """
