@@ -6,15 +6,19 @@ once on first use (never at import). Tests build a :class:`Runtime` themselves f
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache, partial
+from typing import Any
 
 import redis
 import requests
 
 from integrations.base import DeliveryPolicy, DeliveryStores, Notifier, Transition
 from integrations.ehpc.client import EhpcClient
+from integrations.ehpc.client2024 import EhpcClient2024
 from integrations.http import DEFAULT_TIMEOUT, new_session
 from integrations.registry import Destination, build_destination
 from integrations.slack.links import first_slack_thread_links
@@ -39,6 +43,7 @@ from worker.deliver.outbox import DeliveryLedger, Outbox
 from worker.deliver.target_state import RedisIncidentLedger, RedisTargetState
 from worker.detect.cursor import CursorStore
 from worker.detect.diff import ClusterRef, TaskState
+from worker.detect.oplog import OperationMemory
 from worker.ops import metrics
 from worker.routing import route
 from worker.slack_app.lookup import Lookup
@@ -59,6 +64,7 @@ class Runtime:
     targets: dict[str, TargetConfig] = field(init=False)
     keys: Keys = field(init=False)
     state: TaskState = field(init=False)
+    oplog: OperationMemory = field(init=False)
     cursors: CursorStore = field(init=False)
     outbox: Outbox = field(init=False)
     ledger: DeliveryLedger = field(init=False)
@@ -71,7 +77,10 @@ class Runtime:
     epoch: Epoch = field(init=False)
     session: requests.Session = field(init=False)
     _ehpc: dict[str, EhpcClient] = field(init=False, default_factory=dict)
+    _ehpc2024: dict[str, EhpcClient2024] = field(init=False, default_factory=dict)
     _destinations: dict[tuple[str, str], Destination] = field(init=False, default_factory=dict)
+    # The clock 2.0 windows end at (Unix seconds): the cloud's "now" is ours; tests hand in a simulator's.
+    wall: Callable[[], float] = field(default=time.time)
 
     def __post_init__(self) -> None:
         self.clusters = {cluster.id: cluster for cluster in self.config.clusters}
@@ -82,6 +91,7 @@ class Runtime:
             keys=self.keys,
             announce_running_on_baseline=self.settings.announce_running_on_baseline,
         )
+        self.oplog = OperationMemory(client=self.redis, keys=self.keys)
         self.cursors = CursorStore(client=self.redis, keys=self.keys)
         self.outbox = Outbox(client=self.redis, keys=self.keys)
         self.ledger = DeliveryLedger(client=self.redis, keys=self.keys)
@@ -133,14 +143,25 @@ class Runtime:
     def ehpc_in(self, region: str) -> EhpcClient:
         """The ListTasks client for ``region``, built on first use."""
         if region not in self._ehpc:
-            self._ehpc[region] = EhpcClient(
-                region=region,
-                endpoint=self.settings.endpoint,
-                access_key_id=self.settings.access_key_id,
-                access_key_secret=self.settings.access_key_secret if self.settings.access_key_id else None,
-                security_token=self.settings.security_token if self.settings.access_key_id else None,
-            )
+            self._ehpc[region] = EhpcClient(region=region, **self._ehpc_credentials())
         return self._ehpc[region]
+
+    def ehpc2024(self, cluster_id: str) -> EhpcClient2024:
+        """The E-HPC 2.0 (2024-07-30) client for the cluster's region: the same endpoint and credentials."""
+        region = self.cluster(cluster_id).region or self.settings.region
+        if region not in self._ehpc2024:
+            self._ehpc2024[region] = EhpcClient2024(region=region, now=self.wall, **self._ehpc_credentials())
+        return self._ehpc2024[region]
+
+    def _ehpc_credentials(self) -> dict[str, Any]:
+        """Endpoint and keys both clients take: explicit keys when set, else the SDK's standard chain."""
+        keyed = bool(self.settings.access_key_id)
+        return {
+            "endpoint": self.settings.endpoint,
+            "access_key_id": self.settings.access_key_id,
+            "access_key_secret": self.settings.access_key_secret if keyed else None,
+            "security_token": self.settings.security_token if keyed else None,
+        }
 
     def scope(self, *, target_name: str, cluster_id: str) -> str:
         """What one notifier of ``target_name`` serves for ``cluster_id`` (Slack: the channel; else "").

@@ -43,7 +43,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from integrations.ehpc.connection import connect
 from integrations.ehpc.errors import RetryableEhpcError, sdk_errors
-from integrations.ehpc.operation import OperationDetail, group_operations, parse_detail
+from integrations.ehpc.operation import OperationDetail, group_operations, latest_lines, parse_detail
 from integrations.ehpc.schema2024 import (
     ListClustersPage,
     ListCommonLogsPage,
@@ -79,12 +79,17 @@ _Page = TypeVar("_Page", bound=BaseModel)
 
 @dataclass(frozen=True)
 class OperationWindow:
-    """One window's operations: a task per RequestId, newest activity first; ``until`` = next watermark."""
+    """One window's operations: a task per RequestId, newest activity first; ``until`` = next watermark.
+
+    ``signatures`` holds, per RequestId, its status and newest line time: when it differs from the one a
+    caller remembers, the operation wrote something new (the moment to read its stages).
+    """
 
     tasks: list[Task]
     since: int
     until: int
     lines: int  # distinct log lines read
+    signatures: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -155,8 +160,14 @@ class EhpcClient2024:
         since = int(until - lookback if watermark is None else watermark - overlap)
         since = max(0, min(since, until))
         lines = [line for page in self.iter_log_pages(cluster_id, since=since, until=until) for line in page]
+        tasks = group_operations(lines, cluster_id=cluster_id)
+        newest = latest_lines(lines)
         return OperationWindow(
-            tasks=group_operations(lines, cluster_id=cluster_id), since=since, until=until, lines=len(lines)
+            tasks=tasks,
+            since=since,
+            until=until,
+            lines=len(lines),
+            signatures={task.task_id: f"{task.raw_status}@{newest[task.task_id]}" for task in tasks},
         )
 
     def iter_log_pages(

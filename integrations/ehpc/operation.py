@@ -30,7 +30,14 @@ from datetime import datetime
 from integrations.ehpc.schema2024 import LogDetailPage, RawLog, RawStage
 from integrations.ehpc.task import Task, TaskError, TaskStatus, parse_status, parse_type
 
-__all__ = ["OperationDetail", "group_operations", "parse_detail", "parse_time", "with_detail"]
+__all__ = [
+    "OperationDetail",
+    "group_operations",
+    "latest_lines",
+    "parse_detail",
+    "parse_time",
+    "with_detail",
+]
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%MZ")
 
@@ -68,6 +75,19 @@ def group_operations(lines: Iterable[RawLog], *, cluster_id: str) -> list[Task]:
         if request_id:
             groups.setdefault(request_id, []).append(line)
     return [_task(request_id, group, cluster_id=cluster_id) for request_id, group in groups.items()]
+
+
+def latest_lines(lines: Iterable[RawLog]) -> dict[str, str]:
+    """Per RequestId, the ``Time`` of its newest line: a new line (a stage ended) changes it."""
+    newest: dict[str, tuple[datetime, str]] = {}
+    for line in lines:
+        request_id, text = _text(line.request_id), _text(line.time) or ""
+        if not request_id:
+            continue
+        at = parse_time(text) or datetime.min
+        if request_id not in newest or (at, text) > newest[request_id]:
+            newest[request_id] = (at, text)
+    return {request_id: text for request_id, (_, text) in newest.items()}
 
 
 def parse_detail(page: LogDetailPage) -> OperationDetail:

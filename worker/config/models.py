@@ -4,6 +4,7 @@ Example (every key is documented in docs/integrations.md)::
 
     clusters:
       - {id: ehpc-hz-prod01, name: prod, region: cn-hangzhou, labels: {env: prod}}
+      - {id: ehpc-hz-next01, api: 2024-07-30}     # E-HPC 2.0; `auto` asks the 2024 API once
     targets:
       - {name: oncall, type: pagerduty, routing_key_env: PD_ROUTING_KEY}
     routes:
@@ -26,16 +27,18 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from integrations.base import TransitionKind
 from integrations.ehpc.task import TaskStatus, TaskType
 from integrations.registry import REGISTRY
 from integrations.target import SlackTarget, TargetConfig
 from worker.config.locator import Loc, YamlLocator, YamlSyntaxError, parse_yaml
+from worker.config.settings import ApiChoice
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -129,6 +132,13 @@ class ClusterConfig(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     announce_running_on_baseline: bool | None = None
     access: SlackAccessConfig = Field(default_factory=SlackAccessConfig)
+    api: ApiChoice | None = None  # None: EHPC_API (default 2018-04-12)
+
+    @field_validator("api", mode="before")
+    @classmethod
+    def _api_as_written(cls, value: object) -> object:
+        """YAML reads an unquoted ``2024-07-30`` as a date; the user meant the API version."""
+        return value.isoformat() if isinstance(value, date) else value
 
     @property
     def display_name(self) -> str:

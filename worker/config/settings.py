@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from integrations.target import secret_from_file
 
-__all__ = ["SECRET_VARIABLES", "Settings"]
+__all__ = ["SECRET_VARIABLES", "ApiChoice", "Settings"]
+
+# Which E-HPC API a cluster is polled with: 1.0 (ListTasks), 2.0 (operation logs), or ask the 2024 API once.
+ApiChoice = Literal["2018-04-12", "2024-07-30", "auto"]
 
 SECRET_VARIABLES = (
     "SLACK_BOT_TOKEN",
@@ -24,6 +27,7 @@ SECRET_VARIABLES = (
     "SLACK_APP_TOKEN",
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
     "ALIBABA_CLOUD_SECURITY_TOKEN",
+    "EHPC_EVENTBRIDGE_TOKEN",
 )
 
 
@@ -41,6 +45,9 @@ class Settings(BaseSettings):
     announce_running_on_baseline: bool = Field(default=True, alias="EHPC_ANNOUNCE_RUNNING_ON_BASELINE")
     config_path: Path | None = Field(default=None, alias="EHPC_CONFIG")
     region: str = Field(default="cn-hangzhou", alias="EHPC_REGION")
+    api: ApiChoice = Field(default="2018-04-12", alias="EHPC_API")  # a cluster's own `api:` wins
+    oplog_overlap: float = Field(default=120.0, alias="EHPC_OPLOG_OVERLAP", ge=1)
+    oplog_lookback: float = Field(default=86400.0, alias="EHPC_OPLOG_LOOKBACK", ge=60)
     endpoint: str | None = Field(default=None, alias="EHPC_ENDPOINT")
     # Read here (when the settings are built) rather than by the credentials library at its import time;
     # without them the SDK's standard chain applies (CLI profile, OIDC, ECS RAM role, …).
@@ -61,6 +68,10 @@ class Settings(BaseSettings):
     # Seconds one Slack call may take before it counts as unanswered (then looked up before re-posting).
     slack_timeout: int = Field(default=10, alias="EHPC_SLACK_TIMEOUT", ge=1, le=60)
     metrics_port: int | None = Field(default=None, alias="EHPC_METRICS_PORT")
+    # POST /eventbridge (worker.hints): the token EventBridge's HTTP target sends; unset, every event is 401.
+    eventbridge_token: SecretStr | None = Field(default=None, alias="EHPC_EVENTBRIDGE_TOKEN")
+    # At most one event-hinted poll of a cluster per this many seconds (the beat's polls are not counted).
+    eventbridge_hint_interval: float = Field(default=5.0, alias="EHPC_EVENTBRIDGE_HINT_INTERVAL", ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -95,6 +106,7 @@ class Settings(BaseSettings):
         "slack_bot_token",
         "slack_signing_secret",
         "slack_app_token",
+        "eventbridge_token",
         mode="before",
     )
     @classmethod

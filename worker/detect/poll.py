@@ -1,5 +1,8 @@
 """The poll step: read ListTasks for one cluster and feed every page to the diff (:mod:`worker.detect.diff`).
 
+E-HPC 2.0 clusters (``api: 2024-07-30``, or ``auto`` finding one) take the operation-log path of
+:mod:`worker.detect.poll2024` instead, under the same lease, metrics and error handling.
+
 What one poll reads, and why (E-HPC 1.0, ListTasks 2018-04-12, pages of 50, newest first by start):
 
 1. **The archived list (``Archived=true``), newest first, down to the watermark** — the newest IDs the
@@ -46,16 +49,19 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from integrations.base import Transition
 from integrations.ehpc.client import MAX_PAGE, PAGE_SIZE, EhpcClient, ListedPage, ListingPosition
+from integrations.ehpc.client2024 import EhpcClient2024
 from integrations.ehpc.errors import EhpcError, PermanentEhpcError, RetryableEhpcError
 from integrations.ehpc.task import Task, TaskStatus, TaskType
 from worker.detect.cursor import ArchiveResume, CursorStore, top_ids
 from worker.detect.diff import ClusterRef, PollLeaseLost, Source, TaskState, task_key_of
+from worker.detect.oplog import OperationMemory
+from worker.detect.outcome import PollOutcome
+from worker.detect.poll2024 import generation_of, observe_operations
 from worker.detect.recovery import ensure_state
 from worker.ops import metrics
 from worker.runtime import Runtime
@@ -82,20 +88,6 @@ CLUSTER_NOT_FOUND = "ClusterNotFound"
 _T = TypeVar("_T")
 
 
-@dataclass
-class PollOutcome:
-    """What one poll did; ``complete`` False: it stopped early and the next poll resumes from there."""
-
-    skipped: bool = False
-    transitions: list[Transition] = field(default_factory=list)
-    api_calls: int = 0
-    complete: bool = False
-    bound: metrics.PollBound | None = None
-    lost: list[str] = field(default_factory=list)  # tasks closed as LOST by this poll
-    gone: bool = False  # the cluster was deleted (and is no longer polled)
-    rechecked: int = 0  # tasks put back in the outbox after Redis lost writes
-
-
 class _OutOfTime(Exception):
     """The poll used its time budget; it stops and the next one resumes."""
 
@@ -118,21 +110,29 @@ def poll_cluster(rt: Runtime, *, cluster_id: str, now: datetime) -> PollOutcome:
         metrics.record_poll(cluster_id=cluster_id, result="skipped")
         return PollOutcome(skipped=True, rechecked=rechecked)
     started = time.monotonic()
-    client = rt.ehpc(cluster_id)
+    listing = rt.ehpc(cluster_id)
+    client: EhpcClient | EhpcClient2024 = listing
     calls_before = client.api_calls
     cluster = rt.ref(cluster_id)
     budget = max(MIN_POLL_BUDGET, rt.poll_interval(cluster_id))
     try:
-        outcome = observe_cluster(
-            client=client,
-            state=rt.state,
-            cursors=rt.cursors,
-            cluster=cluster,
-            now=now,
-            lease=lease,
-            deadline=started + budget,
-            lost_after=rt.settings.lost_after,
-        )
+        if generation_of(rt, cluster_id=cluster_id) == "2.0":  # E-HPC 2.0: operation logs, not ListTasks
+            client = rt.ehpc2024(cluster_id)
+            calls_before = client.api_calls
+            outcome = _observe_operations(
+                rt, state=rt.state, memory=rt.oplog, cluster=cluster, now=now, lease=lease
+            )
+        else:
+            outcome = observe_cluster(
+                client=listing,
+                state=rt.state,
+                cursors=rt.cursors,
+                cluster=cluster,
+                now=now,
+                lease=lease,
+                deadline=started + budget,
+                lost_after=rt.settings.lost_after,
+            )
     except PollLeaseLost as error:
         logger.warning("%s", error, extra={"cluster": cluster_id})
         metrics.record_poll(cluster_id=cluster_id, result="fenced")
@@ -499,18 +499,48 @@ def close_missing_cluster(
     return outcome
 
 
+def _observe_operations(
+    rt: Runtime,
+    *,
+    state: TaskState,
+    memory: OperationMemory,
+    cluster: ClusterRef,
+    now: datetime,
+    lease: Lease | None,
+) -> PollOutcome:
+    """The E-HPC 2.0 path (:mod:`worker.detect.poll2024`) with this runtime's client and settings."""
+    return observe_operations(
+        client=rt.ehpc2024(cluster.cluster_id),
+        state=state,
+        memory=memory,
+        cluster=cluster,
+        now=now,
+        overlap=rt.settings.oplog_overlap,
+        lookback=rt.settings.oplog_lookback,
+        lease=lease,
+        lease_ttl=POLL_LEASE,
+    )
+
+
 def preview_poll(rt: Runtime, *, cluster_id: str, now: datetime) -> list[Transition]:
     """The transitions a poll would announce now, computed in a scratch copy of the state (``poll-once``)."""
     scratch = rt.keys.scratch(token=secrets.token_hex(8))
     state = TaskState(client=rt.redis, keys=scratch)
     try:
-        outcome = observe_cluster(
-            client=rt.ehpc(cluster_id),
-            state=state,
-            cursors=CursorStore(client=rt.redis, keys=scratch),
-            cluster=rt.ref(cluster_id),
-            now=now,
-        )
+        if generation_of(rt, cluster_id=cluster_id) == "2.0":
+            memory = OperationMemory(client=rt.redis, keys=scratch)
+            cluster = rt.ref(cluster_id)
+            outcome = _observe_operations(
+                rt, state=state, memory=memory, cluster=cluster, now=now, lease=None
+            )
+        else:
+            outcome = observe_cluster(
+                client=rt.ehpc(cluster_id),
+                state=state,
+                cursors=CursorStore(client=rt.redis, keys=scratch),
+                cluster=rt.ref(cluster_id),
+                now=now,
+            )
     finally:
         for key in rt.redis.scan_iter(match=f"{scratch.prefix}:*", count=1000):
             rt.redis.delete(key)

@@ -1,12 +1,13 @@
 """``ehpc-bridge check``: is this deployment able to work? One line per check or problem, and what to do.
 
 It validates the configuration, pings Redis, resolves the Alibaba Cloud credentials, calls ListTasks once
-per watched cluster, and asks each target that has a harmless call (Slack ``auth.test``; any notifier
-with a ``check()`` method) whether its credentials work. For each channel a Slack target posts to, it reads
-one message of history and says which channel lacks membership (``not_in_channel``) or which scope
-(``missing_scope``, needed and granted). It resolves each Slack user group the access rules name
-(``usergroups.users.list``: the ``usergroups:read`` scope). Exit status 0 only when every line passed.
-Nothing is posted anywhere.
+per watched cluster (for an E-HPC 2.0 cluster ListCommonLogs, after asking the 2024 API which generation
+it is when ``api: auto``), and asks each target that has a harmless call (Slack ``auth.test``; any
+notifier with a ``check()`` method) whether its credentials work. For each channel a Slack target posts
+to, it reads one message of history and says which channel lacks membership (``not_in_channel``) or
+which scope (``missing_scope``, needed and granted). It resolves each Slack user group the access rules
+name (``usergroups.users.list``: the ``usergroups:read`` scope). Exit status 0 only when every line
+passed. Nothing is posted anywhere.
 
 A first run with nothing configured is the case this is written for: each missing setting gets its own
 line naming the variable to set and where it goes (the environment, a ``NAME_FILE``, ``.env`` for
@@ -29,6 +30,7 @@ from integrations.base import ChannelHistory
 from integrations.ehpc.errors import EhpcError
 from worker.config.models import ConfigError
 from worker.config.settings import Settings
+from worker.detect.poll2024 import generation_of
 from worker.ops.logs import configure_logging, quiet_sdk_loggers
 from worker.runtime import Runtime
 from worker.slack_app.groups import GROUPS_SCOPE, UserGroups
@@ -82,10 +84,7 @@ def run_checks(rt: Runtime) -> list[CheckResult]:
     credentials = _credentials(rt)
     results.append(credentials)
     if credentials.ok:  # without credentials every ListTasks fails the same way: one line says it
-        results.extend(
-            _attempt(f"ListTasks {cluster_id}", partial(_list_tasks, rt, cluster_id))
-            for cluster_id in rt.clusters
-        )
+        results.extend(_check_cluster(rt, cluster_id) for cluster_id in rt.clusters)
     first_cluster = next(iter(rt.clusters), "")
     for name in rt.targets:
         problems = _setup_problems(rt, name)
@@ -139,6 +138,21 @@ def _user_groups(rt: Runtime) -> list[CheckResult]:
 def _ping(rt: Runtime) -> str:
     rt.redis.ping()  # raises when Redis does not answer
     return f"PING ok ({rt.settings.redis_url.split('@')[-1]})"  # the part after '@' holds no password
+
+
+def _check_cluster(rt: Runtime, cluster_id: str) -> CheckResult:
+    """One API call with the cluster's generation's API; a generation nobody can tell fails its own line."""
+    generation = _attempt(f"generation {cluster_id}", lambda: generation_of(rt, cluster_id=cluster_id))
+    if not generation.ok:
+        return generation
+    if generation.detail == "2.0":
+        return _attempt(f"ListCommonLogs {cluster_id}", partial(_list_operations, rt, cluster_id))
+    return _attempt(f"ListTasks {cluster_id}", partial(_list_tasks, rt, cluster_id))
+
+
+def _list_operations(rt: Runtime, cluster_id: str) -> str:
+    window = rt.ehpc2024(cluster_id).list_operations(cluster_id, watermark=None, lookback=3600)
+    return f"E-HPC 2.0: {len(window.tasks)} operation(s) in the last hour"
 
 
 def _credentials(rt: Runtime) -> CheckResult:

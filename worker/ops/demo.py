@@ -1,6 +1,7 @@
 """``ehpc-bridge demo``: the whole product on one machine, against the built-in E-HPC simulator.
 
-It starts the simulator (realtime, a few clusters doing create / add nodes / a partial failure / a stop),
+It starts the simulator (realtime, a few clusters doing create / add nodes / a partial failure / a stop,
+one of them an E-HPC 2.0 cluster served by the 2024 API and found by ``EHPC_API=auto``),
 a Slack stand-in that draws every message on a live web page (http://127.0.0.1:8070/, or a free port when
 that one is taken) and prints it in the terminal (or the real Slack when ``SLACK_BOT_TOKEN`` and
 ``SLACK_CHANNEL`` are set), and a real Celery worker and beat as child processes, all sharing the Redis at
@@ -65,6 +66,7 @@ def run_demo(*, duration: float | None, speed: float) -> int:
             **slack_env,
             "EHPC_REDIS_PREFIX": prefix,
             "EHPC_CLUSTERS": ",".join(clusters),
+            "EHPC_API": "auto",  # the 2.0 cluster is found by asking the 2024 API, as a user's would be
             "EHPC_ENDPOINT": simulator.endpoint,
             "ALIBABA_CLOUD_ACCESS_KEY_ID": DEMO_ACCESS_KEY_ID,
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,

@@ -26,6 +26,9 @@ Families (counters get ``_total`` appended by the client):
   Slack refused (``not_in_channel``, ``missing_scope``): the message was posted anyway and may show twice;
   ``ehpc-bridge check`` says what to grant.
 * ``ehpc_bridge_slack_commands_total{command,result}`` — ``/ehpc`` subcommands served by the Slack app.
+* ``ehpc_bridge_eventbridge_events_total{result}`` — deliveries to ``POST /eventbridge``: ``poll_queued``,
+  ``poll_deferred``, ``paced``, ``duplicate``, ``unknown_cluster`` (no watched cluster named; the id is not a
+  label, a sender could make those up), ``not_ehpc``, ``refused`` (401), ``malformed``, ``unavailable``.
 * ``ehpc_bridge_queue_depth{queue}`` — messages waiting in a Celery queue, read from Redis at scrape time
   by :class:`QueueDepthCollector` (registered by the health server, not here, so importing is side-effect
   free apart from the metric definitions).
@@ -49,6 +52,7 @@ __all__ = [
     "DEAD_LETTERS",
     "DEDUP_SUPPRESSIONS",
     "DELIVERIES",
+    "EVENTBRIDGE_EVENTS",
     "LAST_SUCCESSFUL_POLL",
     "POLLS",
     "POLL_BOUNDS",
@@ -69,6 +73,7 @@ __all__ = [
     "record_dedup_suppression",
     "record_delivery",
     "record_digest",
+    "record_eventbridge_event",
     "record_parked",
     "record_poll",
     "record_poll_bound",
@@ -126,6 +131,9 @@ SLACK_HISTORY_UNREADABLE = Counter(
 )
 SLACK_COMMANDS = Counter(
     "ehpc_bridge_slack_commands", "/ehpc subcommands served, by result.", ["command", "result"]
+)
+EVENTBRIDGE_EVENTS = Counter(
+    "ehpc_bridge_eventbridge_events", "EventBridge deliveries to POST /eventbridge, by result.", ["result"]
 )
 
 # kombu's Redis transport keeps one list per priority step: the queue's own name for priority 0, then
@@ -207,6 +215,11 @@ def record_slack_history_unreadable(channel: str, error: str) -> None:
 def record_slack_command(*, command: str, result: str) -> None:
     """Count one ``/ehpc`` subcommand served by the Slack app (result ``ok``, ``denied``, ``error``…)."""
     SLACK_COMMANDS.labels(command=command, result=result).inc()
+
+
+def record_eventbridge_event(*, result: str) -> None:
+    """Count one EventBridge delivery by what became of it (``poll_queued``, ``unknown_cluster``…)."""
+    EVENTBRIDGE_EVENTS.labels(result=result).inc()
 
 
 class QueueDepthCollector(Collector):

@@ -8,10 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from worker.config.settings import Settings
+from worker.hints.endpoint import EVENTBRIDGE_PATH
 from worker.ops.processes import SLACK_APP_METRICS_PORT, start_health
 from worker.slack_app.access import AccessSetupError, access_policy
 from worker.slack_app.app import EVENTS_PATH, app_from_settings, socket_mode_handler, startup_problem
-from worker.slack_app.server import Gunicorn, health_in_first_worker
+from worker.slack_app.server import Gunicorn, PathDispatcher, health_in_first_worker
 
 __all__ = ["run_slack_app"]
 
@@ -61,6 +62,17 @@ def run_slack_app(argv: Sequence[str]) -> int:
         # /metrics must be served where the counters live: the one worker process (several: the first)
         "post_worker_init": health_in_first_worker,
     }
-    log.info("serving POST %s on %s:%d", EVENTS_PATH, args.host, args.port)
-    Gunicorn(lambda: SlackRequestHandler(app_from_settings(settings), path=EVENTS_PATH), options).run()
+    log.info("serving POST %s and POST %s on %s:%d", EVENTS_PATH, EVENTBRIDGE_PATH, args.host, args.port)
+    if settings.eventbridge_token is None:
+        log.warning("EHPC_EVENTBRIDGE_TOKEN is not set: POST %s refuses every event (401)", EVENTBRIDGE_PATH)
+
+    def load() -> PathDispatcher:
+        from worker.hints.endpoint import endpoint_from_runtime
+        from worker.runtime import Runtime
+
+        slack = SlackRequestHandler(app_from_settings(settings), path=EVENTS_PATH)
+        eventbridge = endpoint_from_runtime(Runtime.from_settings(settings))
+        return PathDispatcher(routes={EVENTBRIDGE_PATH: eventbridge}, default=slack)
+
+    Gunicorn(load, options).run()
     return 0

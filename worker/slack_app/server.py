@@ -1,16 +1,20 @@
-"""gunicorn embedded for the Slack app's HTTP mode (gthread workers, one App built per worker)."""
+"""gunicorn embedded for the Slack app's HTTP mode (gthread workers, one App built per worker).
+
+One server, several WSGI apps by path: ``/slack/events`` (bolt) and ``/eventbridge``
+(:mod:`worker.hints.endpoint`) through :class:`PathDispatcher`.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from worker.ops.processes import SLACK_APP_METRICS_PORT, start_health
 
-__all__ = ["Gunicorn", "health_in_first_worker"]
+__all__ = ["Gunicorn", "PathDispatcher", "health_in_first_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +25,21 @@ def health_in_first_worker(worker: Any) -> None:
         start_health(SLACK_APP_METRICS_PORT)
     except OSError:
         log.info("worker %s: another worker serves /metrics", worker.pid)
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class PathDispatcher:
+    """A WSGI app handing each request to the app of its exact path, the others to ``default``."""
+
+    def __init__(self, *, routes: Mapping[str, WsgiApp], default: WsgiApp) -> None:
+        self._routes = dict(routes)
+        self._default = default
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        app = self._routes.get(str(environ.get("PATH_INFO", "")), self._default)
+        return app(environ, start_response)
 
 
 class Gunicorn(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints

@@ -45,6 +45,19 @@ class Keys:
         """String: owner token of the poll running for the cluster."""
         return self._key("lease", "poll", cluster_id)
 
+    # worker.detect.oplog: E-HPC 2.0 clusters (operation logs) and which generation a cluster is.
+    def generation(self, *, cluster_id: str) -> str:
+        """String: ``1.0`` or ``2.0``, what the 2024 API said of a cluster configured ``api: auto``."""
+        return self._key("generation", cluster_id)
+
+    def oplog_watermark(self, *, cluster_id: str) -> str:
+        """String: Unix seconds up to which the cluster's operation logs were read (the last window's To)."""
+        return self._key("oplog", "watermark", cluster_id)
+
+    def oplog_operations(self, *, cluster_id: str) -> str:
+        """Hash: RequestId → the operation as last built (JSON: signature, task, first/last seen), bounded."""
+        return self._key("oplog", "ops", cluster_id)
+
     # worker/outbox.py: the transactional outbox and per-destination delivery.
     def outbox(self) -> str:
         """Stream: one entry per observed page that logged transitions (field ``task_keys``, a JSON list)."""
@@ -176,6 +189,19 @@ class Keys:
     def usergroup_members(self, *, group_id: str) -> str:
         """String with a TTL: a Slack user group's member IDs (JSON list), from ``usergroups.users.list``."""
         return self._key("slack", "usergroup", group_id)
+
+    # worker.hints: EventBridge events as a poll-now hint.
+    def hint_seen(self, *, event_digest: str) -> str:
+        """String with a TTL: an EventBridge event (digest of its source and id) was already taken."""
+        return self._key("hint", "seen", event_digest)
+
+    def hint_slot(self, *, cluster_id: str) -> str:
+        """String with a TTL: when (epoch ms) the cluster's next event-hinted poll may run."""
+        return self._key("hint", "slot", cluster_id)
+
+    def hint_deferred(self, *, cluster_id: str) -> str:
+        """String with a TTL: a hinted poll of the cluster is queued for the start of its next slot."""
+        return self._key("hint", "deferred", cluster_id)
 
     # worker.slack_app.failures
     def dead_letter_retry(self, *, letter_id: str) -> str:

@@ -2,7 +2,8 @@
 
 Every key a script touches is passed in ``KEYS`` (built by :class:`worker.store.keys.Keys`); no script formats
 a key itself. :data:`OBSERVE_PAGE` is explained in :mod:`worker.detect.diff`, the cursor and lease scripts in
-:mod:`worker.deliver.outbox` and :mod:`worker.store.lease`, the others next to the store that runs them.
+:mod:`worker.deliver.outbox` and :mod:`worker.store.lease`, :data:`RAISE_WATERMARK` in
+:mod:`worker.detect.oplog`, the others next to the store that runs them.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ __all__ = [
     "OBSERVE_PAGE",
     "PUT_MESSAGE_REF",
     "PUT_REPLY_REF",
+    "RAISE_WATERMARK",
     "RELEASE_LEASE",
     "RESTORE_TASK",
     "SAVE_CURSOR",
+    "SCHEDULE_HINT",
     "reply_text",
 ]
 
@@ -290,6 +293,17 @@ end
 return 0
 """
 
+# KEYS: 1 watermark. ARGV: 1 Unix seconds. Moves the watermark forward only (a poll that outlived its lease
+# must not pull it back); returns its value.
+RAISE_WATERMARK = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local wanted = tonumber(ARGV[1])
+if wanted > current then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return wanted
+end
+return current
+"""
 
 # the Slack channel budget (:mod:`worker.deliver.budget`)
 
@@ -405,4 +419,27 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 table.insert(recovered, 1, open)
 return recovered
+"""
+
+
+# KEYS: 1 the cluster's next free hint slot (ms, a string), 2 marker of a deferred hinted poll.
+# ARGV: 1 now (ms), 2 interval (ms).
+# Returns 0: poll now; N > 0: poll in N ms (one deferred poll at the slot's start); -1: one is already
+# deferred, which will see this event's change too. Hinted polls are ``interval`` apart at least, and
+# every event is followed by a poll within ``interval``. Both keys expire (bounded).
+SCHEDULE_HINT = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now >= slot then
+  redis.call('SET', KEYS[1], tostring(now + interval), 'PX', interval + 1000)
+  return 0
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return -1
+end
+local wait = slot - now
+redis.call('SET', KEYS[2], '1', 'PX', wait)
+redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', wait + interval + 1000)
+return wait
 """

@@ -59,7 +59,7 @@ def list_common_logs(model: Model, params: Mapping[str, str], *, request_id: str
             for index, line in enumerate(operation.lines(now)):
                 if not low <= int(model.unix(line.at)) <= high:
                     continue
-                wire = operation.to_wire(line, epoch=model.epoch)
+                wire = operation.to_wire(line, unix=model.unix(line.at))
                 if all(value is None or wire[key] == value for key, value in wanted.items()):
                     found.append((line.at, operation.request_id, index, wire))
     found.sort(key=lambda item: item[:3], reverse=newest_first)
@@ -170,7 +170,7 @@ def _operation(model: Model, request_id: str) -> SimOperation | None:
 
 
 def _stage(operation: SimOperation, name: str, line: LogLine, model: Model) -> dict[str, Any]:
-    return operation.stage_to_wire(line, method=f"{operation.spec.action}.{name}", epoch=model.epoch)
+    return operation.stage_to_wire(line, method=f"{operation.spec.action}.{name}", unix=model.unix(line.at))
 
 
 def _cluster(cluster: Cluster, model: Model) -> dict[str, Any]:

@@ -63,6 +63,11 @@ class Clock:
             return self._offset
         return self._offset + (self._wall() - self._origin) * self._speed
 
+    @property
+    def rate(self) -> float:
+        """Virtual seconds per wall second: ``speed`` in realtime mode, else 1 (tests move the clock)."""
+        return self._speed if self._realtime else 1.0
+
     def advance(self, seconds: float) -> None:
         """Move virtual time forward (never back: tasks would un-finish)."""
         if seconds < 0:
@@ -230,8 +235,12 @@ class Model:
         )
 
     def unix(self, virtual: float) -> float:
-        """Unix seconds of a virtual time."""
-        return self.epoch + virtual
+        """Unix seconds of a virtual time; in realtime mode they keep pace with the wall clock at any speed.
+
+        So a client whose windows end at its own "now" (the 2024 API's ``To``) sees lines as they are
+        written, even when the demo runs ten virtual seconds per second.
+        """
+        return self.epoch + virtual / self.clock.rate
 
     def start_operation(
         self,

@@ -13,9 +13,10 @@ the client stays tolerant of fewer or more lines):
   ``HiddenProcess=true`` (the default) keeps only the result lines.
 
 A ``Failed`` operation fails in its middle stage. Bulk-added operations are *pinned*: one line at their
-start time, with a fixed status, and no stages. Times are virtual seconds; the model's ``epoch`` turns
-them into Unix seconds, and ``Time`` strings are ``YYYY-MM-DD HH:MM:SS`` in UTC (the documented example
-gives no zone; the client never compares them with its own clock).
+start time, with a fixed status, and no stages. Times are virtual seconds; the model turns them into
+Unix seconds (:meth:`~integrations.ehpc.simulator.model.Model.unix`), and ``Time`` strings are
+``YYYY-MM-DD HH:MM:SS`` in UTC (the documented example gives no zone; the client never compares them
+with its own clock).
 """
 
 from __future__ import annotations
@@ -140,8 +141,8 @@ class SimOperation:
             groups.append((name, stage))
         return groups
 
-    def to_wire(self, line: LogLine, *, epoch: float) -> dict[str, Any]:
-        """One element of ``Logs``."""
+    def to_wire(self, line: LogLine, *, unix: float) -> dict[str, Any]:
+        """One element of ``Logs``; ``unix`` is the line's time in Unix seconds."""
         return {
             "Action": self.spec.action,
             "ClusterId": self.cluster_id,
@@ -151,11 +152,11 @@ class SimOperation:
             "RequestId": self.request_id,
             "Status": line.status,
             "Target": self.target,
-            "Time": format_time(epoch + line.at),
+            "Time": format_time(unix),
         }
 
-    def stage_to_wire(self, line: LogLine, *, method: str, epoch: float) -> dict[str, Any]:
-        """One element of a ``LogDetail`` group's ``Stages``."""
+    def stage_to_wire(self, line: LogLine, *, method: str, unix: float) -> dict[str, Any]:
+        """One element of a ``LogDetail`` group's ``Stages``; ``unix`` is the line's time in Unix seconds."""
         return {
             "LogLevel": line.level,
             "Message": line.message,
@@ -163,7 +164,7 @@ class SimOperation:
             "RequestId": self.request_id,
             "Status": line.status,
             "Target": self.target,
-            "Time": format_time(epoch + line.at),
+            "Time": format_time(unix),
         }
 
     def _stage_end(self, index: int) -> float:

@@ -167,7 +167,8 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def default_scenario() -> Scenario:
-    """The built-in demo: three clusters with running, finished and failed tasks, and new work every 90 s."""
+    """The built-in demo: three 1.0 clusters with running, finished and failed tasks, one 2.0 cluster with
+    operations, and new work every 90 s on each in turn."""
     return Scenario.model_validate(
         {
             "clusters": [
@@ -200,6 +201,28 @@ def default_scenario() -> Scenario:
                     "name": "Rendering farm",
                     "tasks": [
                         {"type": "CreateCluster", "steps": 10, "step_seconds": 20, "start": -40, "nodes": 4},
+                    ],
+                },
+                {
+                    "id": "ehpc-hz-demo0004",
+                    "name": "AI training (E-HPC 2.0)",
+                    "generation": "2.0",
+                    "operations": [
+                        {"action": "CreateCluster", "stages": 6, "stage_seconds": 30, "start": -7200},
+                        {"action": "CreateNodes", "outcome": "Failed", "stages": 4, "start": -1800},
+                        {
+                            "action": "CreateNodes",
+                            "stages": [
+                                "CheckQuota",
+                                "CreateInstances",
+                                "ConfigNetwork",
+                                "InstallSoftware",
+                                "JoinScheduler",
+                            ],
+                            # long enough to be seen running even when the worker starts slowly
+                            "stage_seconds": 120,
+                            "start": -20,
+                        },
                     ],
                 },
             ],

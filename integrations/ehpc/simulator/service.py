@@ -192,7 +192,7 @@ class Simulator:
                         "generation": c.generation,
                         "tasks": [t.to_wire(now) for t in c.tasks.values()],
                         "logs": [
-                            op.to_wire(line, epoch=self._model.epoch)
+                            op.to_wire(line, unix=self._model.unix(line.at))
                             for op in c.operations.values()
                             for line in op.lines(now)
                         ],

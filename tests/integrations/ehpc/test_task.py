@@ -234,7 +234,12 @@ def test_unknown_status_keeps_raw_and_records_problem(value: str) -> None:
     task = normalize(task_with(Status=value))
 
     assert task.raw_status == value
-    known = {s.value.lower() for s in TaskStatus if s is not TaskStatus.UNKNOWN} | {"failed", "partialfailed"}
+    known = {s.value.lower() for s in TaskStatus if s is not TaskStatus.UNKNOWN} | {
+        "failed",
+        "partialfailed",
+        "inprogress",  # the 2024-07-30 API's ActionStatus
+        "finished",
+    }
     if value.strip().lower() in known:
         assert task.status is not TaskStatus.UNKNOWN
     else:

@@ -158,6 +158,11 @@ def test_secret_from_a_file_variable(tmp_path: Path) -> None:
         ),
         pytest.param("clusters: [\n", "2: not valid YAML", id="bad-yaml"),
         pytest.param(
+            "clusters:\n  - id: c1\n    api: 2019-01-01\n",
+            "3: clusters.0.api: Input should be '2018-04-12', '2024-07-30' or 'auto'",
+            id="unknown-api-version",
+        ),
+        pytest.param(
             "clusters:\n  - id: c1\n    access:\n      mute_users: [alice]\n",
             "4: clusters.0.access.mute_users.0: String should match pattern",
             id="access-user-not-an-id",
@@ -182,6 +187,17 @@ def test_secret_from_a_file_variable(tmp_path: Path) -> None:
 def test_mistakes_are_reported_with_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
     found = problems(tmp_path, text)
     assert any(problem.startswith(expected) for problem in found), found
+
+
+def test_each_cluster_says_its_api_quoted_or_not(tmp_path: Path) -> None:
+    text = (
+        "clusters:\n  - {id: c1, api: 2024-07-30}\n  - {id: c2, api: '2018-04-12'}\n"
+        "  - {id: c3, api: auto}\n  - {id: c4}\n"
+    )
+
+    config = load_config(write(tmp_path, text), environ={})
+
+    assert [cluster.api for cluster in config.clusters] == ["2024-07-30", "2018-04-12", "auto", None]
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:

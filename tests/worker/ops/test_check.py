@@ -58,6 +58,17 @@ def test_poll_once_previews_without_touching_the_real_state(stack: Stack) -> Non
     assert stack.slack.messages("C0EHPCTEST") == []
 
 
+def test_a_2_0_cluster_is_checked_with_list_common_logs(stack: Stack) -> None:
+    stack.simulator.simulator.add_cluster("ehpc-hz-next0001", generation="2.0")
+    stack.runtime.clusters["ehpc-hz-next0001"] = ClusterConfig(id="ehpc-hz-next0001", api="auto")
+
+    results = {result.name: result for result in run_checks(stack.runtime)}
+
+    assert results["ListCommonLogs ehpc-hz-next0001"].ok
+    assert results["ListCommonLogs ehpc-hz-next0001"].detail.startswith("E-HPC 2.0: 0 operation(s)")
+    assert results[f"ListTasks {CLUSTER}"].ok
+
+
 def test_user_groups_in_access_rules_are_resolved_and_a_missing_scope_named(
     tmp_path: Path, simulator: SimulatorServer, slack_standin: SlackStandIn, redis_prefix: str
 ) -> None:

@@ -507,6 +507,7 @@ def test_gunicorn_serves_signed_requests_and_refuses_others(
         "SLACK_BOT_TOKEN": "xoxb-test-token",
         "SLACK_API_URL": slack_standin.base_url,
         "SLACK_SIGNING_SECRET": SECRET,
+        "EHPC_METRICS_PORT": "0",  # the default 9810 may be held by another run on this host
     }
     env.pop("SLACK_APP_TOKEN", None)
     code = "import sys; from worker.slack_app.cli import run_slack_app; sys.exit(run_slack_app(sys.argv[1:]))"

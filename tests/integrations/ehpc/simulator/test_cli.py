@@ -46,7 +46,13 @@ def test_cli_serves_the_default_scenario_until_sigterm() -> None:
             status = process.wait(timeout=10)
 
     assert listening.startswith("E-HPC simulator listening on http://127.0.0.1:")
-    assert clusters.split() == ["clusters:", "ehpc-hz-demo0001", "ehpc-hz-demo0002", "ehpc-hz-demo0003"]
+    assert clusters.split() == [
+        "clusters:",
+        "ehpc-hz-demo0001",
+        "ehpc-hz-demo0002",
+        "ehpc-hz-demo0003",
+        "ehpc-hz-demo0004",
+    ]
     assert response.body.total_count >= 3
     assert status == 0
 

@@ -79,10 +79,24 @@ def test_default_scenario_has_running_finished_and_failed_tasks() -> None:
     assert {"Processing", "Success", "Fail", "PartialFail"} <= found
 
 
-def test_default_scenario_keeps_starting_operations() -> None:
+def operations(sim: Simulator) -> set[str]:
+    return {log["RequestId"] for cluster in sim.state()["clusters"] for log in cluster["logs"]}
+
+
+def test_default_scenario_keeps_starting_operations_on_both_generations() -> None:
     sim = Simulator(scenario=default_scenario())
-    before = len(statuses(sim))
+    tasks, ops = len(statuses(sim)), len(operations(sim))
 
     sim.advance(4 * 90)
 
-    assert len(statuses(sim)) == before + 4
+    assert (len(statuses(sim)), len(operations(sim))) == (tasks + 3, ops + 1)
+
+
+def test_default_scenario_has_one_2_0_cluster_with_a_running_operation() -> None:
+    sim = Simulator(scenario=default_scenario())
+
+    generations = {c["cluster_id"]: c["generation"] for c in sim.state()["clusters"]}
+    logs = next(c["logs"] for c in sim.state()["clusters"] if c["generation"] == "2.0")
+
+    assert sorted(generations.values()) == ["1.0", "1.0", "1.0", "2.0"]
+    assert {"InProgress", "Finished", "Failed"} <= {log["Status"] for log in logs}
